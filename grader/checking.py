@@ -1,0 +1,307 @@
+"""The machinery every exercise's checks share.
+
+A check calls the learner's functions on fixed inputs chosen to separate mistakes, collects
+*observations* (output values and gradients, as tensors), and compares them with reference
+observations stored beside the grader (``grader/reference/<exercise>.pt``). When they differ, the
+learner's observations are compared with those of each catalogued mistake, so the failure can name
+the likely mistake. Structural problems (wrong shape, NaN, a gradient where none belongs) fail
+before any comparison, with their own hints.
+
+Nothing here imports ``solutions/``: grading needs only the stored observations.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+
+from grader.devices import pick_device, prepare, tolerance
+
+REFERENCE_DIR = Path(__file__).parent / "reference"
+GRADE_DTYPE = torch.float32  # every device has it; references are computed in float64 on the CPU
+
+
+# ---------------------------------------------------------------------------------------------
+# What checks declare
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A realistic wrong implementation, known by its id; only its hint ships with the grader."""
+
+    function: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class Check:
+    """One graded unit: usually one learner function, sometimes a training step that uses several."""
+
+    name: str
+    functions: tuple[str, ...]  # learner names it calls; the first is the one it grades
+    run: Callable[["Context"], dict[str, torch.Tensor]]
+    description: str
+    points: int = 1
+    timeout_s: float = 30.0
+
+
+# ---------------------------------------------------------------------------------------------
+# What checks report
+
+
+@dataclass
+class Outcome:
+    exercise: str
+    check: str
+    status: str  # pass | fail | not_implemented | missing | error | timeout
+    message: str = ""
+    expected: str | None = None
+    got: str | None = None
+    hint: str | None = None
+    mistake: str | None = None  # catalogue id of the mistake it matched, if any
+    seconds: float = 0.0
+    points: int = 0
+    max_points: int = 1
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        """A few lines a learner can act on."""
+        if self.passed:
+            return f"{self.check}: passed"
+        lines = [f"{self.check}: {self.message}"]
+        if self.expected is not None:
+            lines.append(f"  expected: {self.expected}")
+        if self.got is not None:
+            lines.append(f"  got:      {self.got}")
+        if self.hint:
+            lines.append(f"  hint:     {self.hint}")
+        return "\n".join(lines)
+
+
+class CheckFailed(Exception):
+    def __init__(self, message: str, expected: Any = None, got: Any = None, hint: str | None = None,
+                 mistake: str | None = None):
+        super().__init__(message)
+        self.message, self.hint, self.mistake = message, hint, mistake
+        self.expected = None if expected is None else _show(expected)
+        self.got = None if got is None else _show(got)
+
+
+class NotImplementedYet(Exception):
+    pass
+
+
+class LearnerError(Exception):
+    """The learner's code raised; ``where`` points at the learner's own line."""
+
+    def __init__(self, function: str, exc: BaseException, where: str):
+        super().__init__(f"{function} raised {type(exc).__name__}: {exc}")
+        self.where = where
+
+
+# ---------------------------------------------------------------------------------------------
+# Running checks against a namespace (a learner module's globals, or a notebook's)
+
+
+class Context:
+    """What a check sees: the learner's namespace, the device, and how to compare."""
+
+    def __init__(self, exercise: str, check: Check, ns: Mapping[str, Any], device: torch.device,
+                 learner_files: tuple[str, ...] = ()):
+        self.exercise, self.check, self.ns, self.device = exercise, check, ns, device
+        self.dtype = GRADE_DTYPE
+        self.rtol, self.atol = tolerance(device, GRADE_DTYPE)
+        self.learner_files = learner_files
+
+    def fn(self, name: str) -> Callable:
+        obj = self.ns.get(name)
+        if obj is None:
+            raise CheckFailed(f"no function or class named `{name}` was found",
+                              hint=f"define `{name}` with the signature given in the exercise (check the spelling)")
+        if not callable(obj):
+            raise CheckFailed(f"`{name}` is a {type(obj).__name__}, not a function")
+        return obj
+
+    def call(self, name: str, *args, **kwargs):
+        """Call a learner function; turn its exceptions into readable outcomes."""
+        func = self.fn(name)
+        try:
+            return func(*args, **kwargs)
+        except NotImplementedError as exc:
+            raise NotImplementedYet(name) from exc
+        except (CheckFailed, NotImplementedYet):
+            raise
+        except Exception as exc:  # noqa: BLE001 - any learner error becomes a report, not a traceback wall
+            raise LearnerError(name, exc, learner_frames(exc, self.learner_files)) from exc
+
+    def tensor(self, data, requires_grad: bool = False) -> torch.Tensor:
+        t = torch.as_tensor(data, dtype=self.dtype).to(self.device)
+        return t.requires_grad_(requires_grad)
+
+
+def learner_frames(exc: BaseException, learner_files: tuple[str, ...]) -> str:
+    """The traceback lines that belong to learner code (not the grader, torch or transformers)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    grader_dir = str(Path(__file__).parent)
+    mine = [f for f in frames if (learner_files and any(f.filename.startswith(p) for p in learner_files))
+            or not (f.filename.startswith(grader_dir) or "site-packages" in f.filename
+                    or f.filename.startswith(sys.prefix))]
+    shown = mine[-3:] or frames[-1:]
+    return "\n".join(f"{f.filename}, line {f.lineno}: {(f.line or '').strip()}" for f in shown)
+
+
+def _show(x: Any, limit: int = 6) -> str:
+    """A short, readable rendering of a value for expected/got lines."""
+    if isinstance(x, str):
+        return x
+    if isinstance(x, torch.Tensor):
+        t = x.detach().to("cpu", torch.float64) if x.is_floating_point() else x.detach().cpu()
+        flat = t.flatten()
+        vals = ", ".join(f"{v:.6g}" if t.is_floating_point() else str(v) for v in flat[:limit].tolist())
+        more = ", ..." if flat.numel() > limit else ""
+        shape = f"shape {tuple(t.shape)}: " if t.dim() else ""
+        return f"{shape}[{vals}{more}]" if t.dim() else vals
+    if isinstance(x, float):
+        return f"{x:.6g}"
+    return repr(x)
+
+
+# --- comparison against stored reference observations -----------------------------------------
+
+
+_refs_cache: dict[str, dict] = {}
+
+
+def reference(exercise: str) -> dict:
+    """The stored observations of the reference and of every catalogued mistake."""
+    if exercise not in _refs_cache:
+        path = REFERENCE_DIR / f"{exercise}.pt"
+        if not path.exists():
+            raise FileNotFoundError(f"no stored reference for {exercise!r} at {path}; "
+                                    f"run `rlhf-course refs {exercise}` in a clone of the course")
+        _refs_cache[exercise] = torch.load(path, weights_only=True)
+    return _refs_cache[exercise]
+
+
+def close(a: torch.Tensor, b: torch.Tensor, rtol: float, atol: float) -> bool:
+    a = a.detach().to("cpu", torch.float64)
+    b = b.detach().to("cpu", torch.float64)
+    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol, equal_nan=False))
+
+
+def compare(ctx: Context, observed: dict[str, torch.Tensor], expected: dict[str, torch.Tensor],
+            mistakes: dict[str, dict[str, torch.Tensor]], catalogue: Mapping[str, Mistake],
+            describe: Mapping[str, str]) -> None:
+    """Raise ``CheckFailed`` unless every observation matches; name a matching catalogued mistake."""
+    wrong = [k for k in expected if not close(observed[k], expected[k], ctx.rtol, ctx.atol)]
+    if not wrong:
+        return
+    # A catalogued mistake matches when all its observations agree with the learner's (looser
+    # tolerance: the learner's version of the mistake may be computed in a different order).
+    for mistake_id, obs in mistakes.items():
+        if all(close(observed[k], obs[k], 1e-3, 1e-4) for k in obs):
+            key, mistake = wrong[0], catalogue[mistake_id]
+            where = "" if mistake.function == ctx.check.functions[0] else f"in `{mistake.function}`: "
+            raise CheckFailed(f"{describe.get(key, key)} differs from the reference",
+                              expected=expected[key], got=observed[key],
+                              hint=where + mistake.hint, mistake=mistake_id)
+    key = wrong[0]
+    raise CheckFailed(f"{describe.get(key, key)} differs from the reference",
+                      expected=expected[key], got=observed[key], hint=generic_hint(observed[key], expected[key]))
+
+
+def generic_hint(got: torch.Tensor, expected: torch.Tensor) -> str:
+    """When no catalogued mistake matches, say what kind of difference it is."""
+    g, e = got.detach().double().cpu(), expected.detach().double().cpu()
+    if g.shape == e.shape and e.abs().max() > 0:
+        if torch.allclose(g, -e, rtol=1e-3, atol=1e-5):
+            return "the sign is flipped"
+        ratio = g.flatten() / e.flatten().where(e.flatten() != 0, torch.ones(1, dtype=e.dtype))
+        nz = e.flatten() != 0
+        if nz.any() and torch.allclose(ratio[nz], ratio[nz][0].expand(int(nz.sum())), rtol=1e-3) and ratio[nz][0] != 1:
+            return f"off by a constant factor of {ratio[nz][0].item():.4g} (a sum vs a mean, or a missing scale?)"
+    return "recheck the formula against the lesson; the values are not off by a simple sign or scale"
+
+
+# --- the structural checks every exercise needs ------------------------------------------------
+
+
+def expect_tensor(name: str, x: Any, shape: tuple[int, ...], what: str = "output") -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise CheckFailed(f"{name} must return a torch.Tensor as its {what}", expected="a tensor",
+                          got=type(x).__name__, hint="return tensors, not Python numbers or lists")
+    if tuple(x.shape) != tuple(shape):
+        raise CheckFailed(f"{name}: {what} has the wrong shape", expected=f"shape {tuple(shape)}",
+                          got=f"shape {tuple(x.shape)}", hint=shape_hint(tuple(x.shape), tuple(shape)))
+    if x.is_floating_point() and not torch.isfinite(x).all():
+        raise CheckFailed(f"{name}: {what} contains inf or NaN", got=x,
+                          hint="an overflow: use numerically stable forms (F.logsigmoid, softplus, log_softmax)")
+    return x
+
+
+def shape_hint(got: tuple[int, ...], expected: tuple[int, ...]) -> str:
+    if len(got) == len(expected) + 1 and got[-1] == 1:
+        return "a trailing dimension of size 1: squeeze(-1) the last dimension"
+    if len(got) == 2 and got[0] == got[1] and len(expected) == 1:
+        return "a (B, 1) tensor combined with a (B,) tensor broadcasts to (B, B); keep everything (B,)"
+    if len(got) == 0 and len(expected) == 1:
+        return "the result was reduced to a scalar; return one value per example"
+    if len(got) == 1 and len(expected) == 0:
+        return "return a scalar: reduce over the batch (mean)"
+    return "check which dimensions you reduce over"
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercise modules and running them
+
+
+def checks_module(exercise: str):
+    return importlib.import_module(f"grader.checks.{exercise}")
+
+
+def run_check(exercise: str, check: Check, ns: Mapping[str, Any], device: torch.device,
+              learner_files: tuple[str, ...] = ()) -> Outcome:
+    """Run one check against a namespace; never raises for anything the learner did."""
+    ctx = Context(exercise, check, ns, device, learner_files)
+    out = Outcome(exercise, check.name, "fail", max_points=check.points)
+    start = time.perf_counter()
+    try:
+        module = checks_module(exercise)
+        observed = check.run(ctx)
+        ref = reference(exercise)
+        compare(ctx, observed, ref["checks"][check.name], ref["mistakes"].get(check.name, {}),
+                module.MISTAKES, getattr(module, "OBSERVATIONS", {}))
+        out.status, out.points, out.message = "pass", check.points, "passed"
+    except NotImplementedYet as exc:
+        out.status, out.message = "not_implemented", f"not implemented yet (`{exc}` raises NotImplementedError)"
+    except CheckFailed as exc:
+        out.message, out.expected, out.got, out.hint, out.mistake = (
+            exc.message, exc.expected, exc.got, exc.hint, exc.mistake)
+        if exc.message.startswith("no function or class named"):
+            out.status = "missing"
+    except LearnerError as exc:
+        out.status, out.message, out.got = "error", str(exc), exc.where
+        out.hint = "your code raised an exception; the line above is where (in your file)"
+    out.seconds = round(time.perf_counter() - start, 3)
+    return out
+
+
+def run_exercise(exercise: str, ns: Mapping[str, Any], device: torch.device | None = None,
+                 only: tuple[str, ...] = (), learner_files: tuple[str, ...] = ()) -> list[Outcome]:
+    device = prepare(device or pick_device().device)
+    module = checks_module(exercise)
+    return [run_check(exercise, c, ns, device, learner_files) for c in module.CHECKS
+            if not only or c.name in only]

@@ -1,0 +1,76 @@
+"""Load a learner's functions from a jupytext ``.py`` file or an ``.ipynb`` notebook.
+
+Only the *definitions* run: imports, functions, classes and constant assignments. Demo cells
+(training runs, prints, plots) are skipped, so a slow or unfinished demo cannot stall grading, and
+a stub whose demo calls an unimplemented function still loads.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+_DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_CONSTANT_NODES = (ast.Constant, ast.Name, ast.Attribute, ast.BinOp, ast.UnaryOp, ast.Tuple, ast.List,
+                   ast.Dict, ast.Set, ast.operator, ast.unaryop, ast.Load, ast.Store, ast.keyword)
+
+
+class LoadError(Exception):
+    """The file cannot be read as Python; the message says where and why."""
+
+
+def _is_constant_assignment(node: ast.stmt) -> bool:
+    if isinstance(node, ast.AnnAssign):
+        value = node.value
+    elif isinstance(node, ast.Assign):
+        value = node.value
+    else:
+        return False
+    return value is not None and all(isinstance(n, _CONSTANT_NODES) for n in ast.walk(value))
+
+
+def keep_definitions(tree: ast.Module) -> ast.Module:
+    body = [n for n in tree.body if isinstance(n, _DEFINITIONS) or _is_constant_assignment(n)]
+    return ast.Module(body=body, type_ignores=[])
+
+
+def code_cells(path: Path) -> list[tuple[str, str]]:
+    """``(label, source)`` pairs; the label is used as the filename in tracebacks."""
+    if path.suffix == ".ipynb":
+        try:
+            nb = json.loads(path.read_text(encoding="utf-8"))
+            cells = nb["cells"]
+        except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            raise LoadError(f"{path} is not a readable notebook: {exc}") from None
+        out = []
+        for i, cell in enumerate(cells, 1):
+            if cell.get("cell_type") != "code":
+                continue
+            src = cell.get("source", "")
+            src = "".join(src) if isinstance(src, list) else src
+            # IPython magics and shell escapes are not Python; they never define anything graded.
+            src = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in src.splitlines())
+            out.append((f"{path} [cell {i}]", src))
+        return out
+    if path.suffix == ".py":
+        return [(str(path), path.read_text(encoding="utf-8"))]
+    raise LoadError(f"{path}: expected a .py (jupytext) or .ipynb file")
+
+
+def load_namespace(path: str | Path) -> dict:
+    """Execute the definitions in ``path`` and return the resulting globals."""
+    path = Path(path)
+    if not path.exists():
+        raise LoadError(f"{path} does not exist")
+    ns: dict = {"__name__": "learner_module", "__file__": str(path)}
+    for label, source in code_cells(path):
+        try:
+            tree = ast.parse(source, filename=label)
+        except SyntaxError as exc:
+            raise LoadError(f"syntax error in {label}, line {exc.lineno}: {exc.msg}\n    {(exc.text or '').rstrip()}") from None
+        try:
+            exec(compile(keep_definitions(tree), label, "exec"), ns)  # noqa: S102 - running learner code is the point
+        except Exception as exc:  # noqa: BLE001
+            raise LoadError(f"{label} failed while defining functions: {type(exc).__name__}: {exc}") from None
+    return ns
