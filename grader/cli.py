@@ -161,6 +161,40 @@ def cmd_device(args) -> int:
     return 0
 
 
+# --- maintainer commands (need a clone of the course) -------------------------------------------
+
+
+def _maintainer_ids(args) -> list[str]:
+    for i in args.exercises:
+        if i not in registry.BY_ID:
+            raise SystemExit(f"{PROG}: error: unknown exercise {i!r}; choose from {', '.join(registry.BY_ID)}")
+    return args.exercises or list(registry.BY_ID)
+
+
+def _clone_root() -> Path:
+    root = registry.PACKAGE_DIR.parent
+    if not (root / "solutions").is_dir():
+        raise SystemExit(f"{PROG}: error: this command needs a clone of the course (solutions/ not found)")
+    return root
+
+
+def cmd_stubs(args) -> int:
+    from grader.stubs import write_stubs
+
+    for path in write_stubs(_clone_root(), _maintainer_ids(args)):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_refs(args) -> int:
+    _clone_root()
+    from grader.refs import write
+
+    for exercise in _maintainer_ids(args):
+        print(f"wrote {write(exercise)}")
+    return 0
+
+
 # --- the parser -----------------------------------------------------------------------------
 
 
@@ -189,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("device", help="which device the course uses, and why")
     d.set_defaults(func=cmd_device)
+
+    for name, func, text in (("stubs", cmd_stubs, "regenerate exercises/ from solutions/ (maintainers)"),
+                             ("refs", cmd_refs, "regenerate the graders' stored reference outputs (maintainers)")):
+        t = sub.add_parser(name, help=text, description=text)
+        t.add_argument("exercises", nargs="*", metavar="EXERCISE")
+        t.set_defaults(func=func)
     return p
 
 

@@ -1,0 +1,276 @@
+"""Checks for the DPO exercise (``solutions/dpo.py``).
+
+Inputs are chosen to separate mistakes: policy != reference, beta != 1, batches of distinct margins,
+unequal lengths with padding, logits that depend on position (a missing shift shows), and margins
+extreme enough that log(sigmoid(.)) underflows in float32.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from grader.checking import Check, CheckFailed, Context, Mistake, expect_tensor
+
+BETA = 0.3
+
+MISTAKES: dict[str, Mistake] = {
+    # sequence_logps
+    "no_shift": Mistake("sequence_logps", "logits at position t predict token t+1: compare logits[:, :-1] "
+                        "with input_ids[:, 1:] (you scored each token with its own position's logits)"),
+    "shift_backwards": Mistake("sequence_logps", "the shift goes the other way: logits[:, :-1] score "
+                               "input_ids[:, 1:], not logits[:, 1:] against input_ids[:, :-1]"),
+    "mask_not_shifted": Mistake("sequence_logps", "shift the response mask with the targets: "
+                                "use response_mask[:, 1:], the mask of the tokens being predicted"),
+    "mask_ignored": Mistake("sequence_logps", "prompt and padding tokens were counted: multiply the token "
+                            "log-probs by the (shifted) response mask before summing"),
+    "mean_not_sum": Mistake("sequence_logps", "the sequence log-probability is the SUM of token log-probs; "
+                            "you averaged (a length normalisation DPO does not use)"),
+    "raw_logits": Mistake("sequence_logps", "gather from log_softmax(logits), not from the raw logits: "
+                          "logits are unnormalised scores, not log-probabilities"),
+    # dpo_loss
+    "missing_minus": Mistake("dpo_loss", "the loss is -log sigma(beta*h): you returned log sigma(beta*h), "
+                             "which training would maximise the wrong way"),
+    "swapped_chosen_rejected": Mistake("dpo_loss", "chosen and rejected are swapped: h is the chosen "
+                                       "log-ratio minus the rejected log-ratio"),
+    "ratio_inverted": Mistake("dpo_loss", "the log-ratios are inverted: use log pi - log pi_ref "
+                              "(policy minus reference), not reference minus policy"),
+    "beta_outside": Mistake("dpo_loss", "beta goes inside the sigmoid: -log sigma(beta*h), "
+                            "not -beta * log sigma(h)"),
+    "no_beta": Mistake("dpo_loss", "beta is missing: the loss is -log sigma(beta*h)"),
+    "reference_ignored": Mistake("dpo_loss", "the reference log-probs are not used: DPO compares policy "
+                                 "log-ratios with the frozen reference's (it drops the reward model, "
+                                 "not the reference)"),
+    "log_sigmoid_overflow": Mistake("dpo_loss", "log(sigmoid(z)) underflows to log(0) = -inf for z below "
+                                    "about -104 in float32: use F.logsigmoid(z) (or -softplus(-z))"),
+    "rewards_not_detached": Mistake("dpo_loss", "the implicit rewards are metrics: return "
+                                    "beta * (log pi - log pi_ref).detach()"),
+    "rewards_without_beta": Mistake("dpo_loss", "the implicit reward is beta * (log pi - log pi_ref): "
+                                    "the factor beta is missing"),
+    "label_smoothing_swapped": Mistake("dpo_loss", "label smoothing eps weights the flipped label: "
+                                       "-(1-eps) log sigma(beta*h) - eps log sigma(-beta*h)"),
+    "ipo_wrong_target": Mistake("dpo_loss", "IPO regresses h onto 1/(2*beta): (h - 1/(2*beta))**2"),
+    "hinge_without_beta": Mistake("dpo_loss", "the hinge loss is relu(1 - beta*h): beta scales h"),
+    # dpo_step
+    "reference_gets_gradients": Mistake("dpo_step", "the reference must stay frozen: compute its "
+                                        "log-probs inside torch.no_grad() so no gradient reaches it"),
+    "no_zero_grad": Mistake("dpo_step", "gradients accumulate across steps: call optimizer.zero_grad() "
+                            "every step"),
+    "loss_summed": Mistake("dpo_step", "average the per-pair losses over the batch (losses.mean()); "
+                           "a sum scales the step with the batch size"),
+    "zero_grad_after_backward": Mistake("dpo_step", "optimizer.zero_grad() belongs before loss.backward() "
+                                        "(or after optimizer.step()): as written it wipes the gradients "
+                                        "just computed, and the step changes nothing"),
+}
+
+OBSERVATIONS = {
+    "logps": "the sequence log-probabilities (B,)",
+    "grad_logits": "the gradient with respect to the logits",
+    "losses": "the per-pair losses",
+    "chosen_rewards": "the chosen rewards",
+    "rejected_rewards": "the rejected rewards",
+    "grad_policy_chosen": "the gradient of the loss with respect to policy_chosen_logps",
+    "grad_policy_rejected": "the gradient of the loss with respect to policy_rejected_logps",
+    "grad_ref_chosen": "the gradient of the loss with respect to ref_chosen_logps",
+    "losses_extreme": "the losses at extreme margins",
+    "losses_smoothed": "the label-smoothed losses (label_smoothing=0.2)",
+    "losses_ipo": "the IPO losses",
+    "losses_hinge": "the hinge losses",
+    "grad_ipo": "the IPO gradient",
+    "step_losses": "the losses returned by two successive steps",
+    "step_metrics": "reward_accuracy and reward_margin of the first step",
+    "update": "the change of the policy's parameters after two steps",
+}
+
+
+# --- inputs ----------------------------------------------------------------------------------
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def logps_inputs(ctx: Context):
+    """B=3, T=9, V=11. Position-dependent logits; prompts of 2, 3, 1 tokens; 0, 2, 3 padding tokens."""
+    g = _gen(1)
+    B, T, V = 3, 9, 11
+    position_bias = torch.linspace(-2.0, 2.0, T).view(1, T, 1) * torch.linspace(1.0, -1.0, V).view(1, 1, V)
+    logits = 2.0 * torch.randn(B, T, V, generator=g) + 3.0 * position_bias
+    input_ids = torch.randint(0, V, (B, T), generator=g)
+    response_mask = torch.zeros(B, T)
+    for b, (prompt, pad) in enumerate([(2, 0), (3, 2), (1, 3)]):
+        response_mask[b, prompt : T - pad] = 1
+    return ctx.tensor(logits, requires_grad=True), input_ids.to(ctx.device), ctx.tensor(response_mask)
+
+
+def loss_inputs(ctx: Context, extreme: bool = False):
+    """Four (B,) log-prob vectors; policy != reference; distinct margins of both signs."""
+    if extreme:  # beta*h = +-180: log(sigmoid(-180)) is -inf in float32; exp(180) overflows
+        pc = torch.tensor([-10.0, -700.0, -5.0, -20.0])
+        pr = torch.tensor([-610.0, -100.0, -6.0, -20.5])
+        rc = torch.tensor([-11.0, -100.0, -5.5, -19.0])
+        rr = torch.tensor([-11.0, -100.0, -5.5, -19.0])
+    else:
+        pc = torch.tensor([-12.0, -30.5, -7.25, -41.0])
+        pr = torch.tensor([-15.5, -28.0, -9.0, -35.0])
+        rc = torch.tensor([-13.0, -29.0, -8.0, -40.0])
+        rr = torch.tensor([-14.0, -29.5, -8.5, -37.5])
+    return [ctx.tensor(x, requires_grad=True) for x in (pc, pr, rc, rr)]
+
+
+# Distinct weights per example: the gradient of sum(w * losses) shows per-example scaling mistakes.
+WEIGHTS = torch.tensor([1.0, 0.5, -0.75, 2.0])
+
+
+def _grad(output: torch.Tensor, inputs: list[torch.Tensor], ctx: Context, name: str):
+    weights = WEIGHTS[: output.shape[0]].to(ctx.device, output.dtype) if output.dim() else None
+    objective = (output * weights).sum() if weights is not None else output
+    if not objective.requires_grad:
+        raise CheckFailed(f"{name}: the output carries no gradient", hint="do not detach the loss or "
+                          "wrap it in torch.no_grad(); the loss must be differentiable")
+    grads = torch.autograd.grad(objective, inputs, allow_unused=True)
+    return [torch.zeros_like(x) if g is None else g for g, x in zip(grads, inputs)]
+
+
+# --- checks ----------------------------------------------------------------------------------
+
+
+def check_sequence_logps(ctx: Context) -> dict:
+    logits, input_ids, response_mask = logps_inputs(ctx)
+    out = ctx.call("sequence_logps", logits, input_ids, response_mask)
+    expect_tensor("sequence_logps", out, (3,))
+    (grad,) = _grad(out, [logits], ctx, "sequence_logps")
+    return {"logps": out.detach(), "grad_logits": grad}
+
+
+def _call_loss(ctx: Context, inputs, **kwargs):
+    out = ctx.call("dpo_loss", *inputs, **kwargs)
+    if not (isinstance(out, tuple) and len(out) == 3):
+        raise CheckFailed("dpo_loss must return a tuple (losses, chosen_rewards, rejected_rewards)",
+                          got=type(out).__name__, hint="return three (B,) tensors, as TRL does")
+    for name, x in zip(("losses", "chosen_rewards", "rejected_rewards"), out):
+        if not isinstance(x, torch.Tensor):
+            raise CheckFailed(f"dpo_loss: {name} is not a tensor", got=type(x).__name__)
+        if tuple(x.shape) == (4,) and not torch.isfinite(x).all():
+            raise CheckFailed(f"dpo_loss: {name} contains inf or NaN", got=x,
+                              hint=MISTAKES["log_sigmoid_overflow"].hint, mistake="log_sigmoid_overflow")
+        expect_tensor("dpo_loss", x, (4,), name)
+    return out
+
+
+def check_dpo_loss(ctx: Context) -> dict:
+    inputs = loss_inputs(ctx)
+    losses, chosen, rejected = _call_loss(ctx, inputs, beta=BETA)
+    if chosen.requires_grad or rejected.requires_grad:
+        raise CheckFailed("dpo_loss: the rewards carry gradients", expected="detached rewards",
+                          got="rewards with requires_grad=True", hint=MISTAKES["rewards_not_detached"].hint,
+                          mistake="rewards_not_detached")
+    grads = _grad(losses, inputs, ctx, "dpo_loss")
+    extreme = loss_inputs(ctx, extreme=True)
+    losses_extreme = _call_loss(ctx, extreme, beta=BETA)[0]
+    return {"losses": losses.detach(), "chosen_rewards": chosen, "rejected_rewards": rejected,
+            "grad_policy_chosen": grads[0], "grad_policy_rejected": grads[1], "grad_ref_chosen": grads[2],
+            "losses_extreme": losses_extreme.detach()}
+
+
+def check_dpo_loss_variants(ctx: Context) -> dict:
+    inputs = loss_inputs(ctx)
+    smoothed = _call_loss(ctx, inputs, beta=BETA, label_smoothing=0.2)[0]
+    ipo = _call_loss(ctx, inputs, beta=BETA, loss_type="ipo")[0]
+    (grad_ipo,) = _grad(ipo, inputs[:1], ctx, "dpo_loss(loss_type='ipo')")
+    hinge = _call_loss(ctx, inputs, beta=BETA, loss_type="hinge")[0]
+    try:
+        ctx.fn("dpo_loss")(*inputs, beta=BETA, loss_type="no-such-loss")
+    except ValueError:
+        pass
+    except NotImplementedError:
+        pass
+    except Exception as exc:  # noqa: BLE001
+        raise CheckFailed("dpo_loss with an unknown loss_type should raise ValueError",
+                          got=f"{type(exc).__name__}: {exc}") from None
+    else:
+        raise CheckFailed("dpo_loss with an unknown loss_type should raise ValueError", got="no error",
+                          hint="a silent fallback hides typos such as loss_type='ipo ' in a config")
+    return {"losses_smoothed": smoothed.detach(), "losses_ipo": ipo.detach(), "grad_ipo": grad_ipo,
+            "losses_hinge": hinge.detach()}
+
+
+def step_batch(ctx: Context, vocab: int) -> dict:
+    """B=3 pairs sharing prompts; chosen/rejected responses of unequal lengths; right padding."""
+    g = _gen(7)
+    prompts = [3, 5, 2]
+    lengths = {"chosen": [6, 2, 4], "rejected": [3, 5, 1]}
+    batch = {}
+    prompt_ids = [torch.randint(1, vocab, (n,), generator=g) for n in prompts]
+    for prefix, resp in lengths.items():
+        width = max(p + r for p, r in zip(prompts, resp))
+        ids = torch.zeros(3, width, dtype=torch.long)
+        attention = torch.zeros(3, width, dtype=torch.long)
+        response = torch.zeros(3, width)
+        for b, (p, r) in enumerate(zip(prompts, resp)):
+            ids[b, :p] = prompt_ids[b]
+            ids[b, p : p + r] = torch.randint(1, vocab, (r,), generator=g)
+            attention[b, : p + r] = 1
+            response[b, p : p + r] = 1
+        batch.update({f"{prefix}_input_ids": ids.to(ctx.device), f"{prefix}_attention_mask": attention.to(ctx.device),
+                      f"{prefix}_response_mask": ctx.tensor(response)})
+    return batch
+
+
+def _as_float(x, what: str) -> float:
+    if isinstance(x, torch.Tensor):
+        if x.numel() != 1:
+            raise CheckFailed(f"dpo_step: {what} should be one number", got=f"a tensor of shape {tuple(x.shape)}")
+        x = x.item()
+    if not isinstance(x, (int, float)):
+        raise CheckFailed(f"dpo_step: {what} should be a float", got=type(x).__name__)
+    return float(x)
+
+
+def check_dpo_step(ctx: Context) -> dict:
+    from grader.tiny_models import load_gpt2
+
+    model, _, _ = load_gpt2(device=ctx.device)
+    reference = model.to(ctx.dtype).requires_grad_(False)
+    policy = copy.deepcopy(reference).requires_grad_(True)
+    g = _gen(3)
+    with torch.no_grad():  # policy != reference, so the reference log-probs matter
+        for _, p in sorted(policy.named_parameters()):
+            p.add_(0.05 * torch.randn(p.shape, generator=g).to(p.device, p.dtype))
+    before = {n: p.detach().clone() for n, p in policy.named_parameters()}
+    ref_before = {n: p.detach().clone() for n, p in reference.named_parameters()}
+    # Gradients must flow: a learner may (wrongly) re-enable them on the reference; we check below.
+    reference.requires_grad_(True)
+    optimizer = torch.optim.SGD(policy.parameters(), lr=0.5)
+    batch = step_batch(ctx, model.config.vocab_size)
+    losses, metrics = [], None
+    for _ in range(2):
+        result = ctx.call("dpo_step", policy, reference, optimizer, batch, beta=BETA)
+        if not isinstance(result, dict) or not {"loss", "reward_accuracy", "reward_margin"} <= set(result):
+            raise CheckFailed("dpo_step must return a dict with loss, reward_accuracy and reward_margin",
+                              got=repr(result)[:200])
+        losses.append(_as_float(result["loss"], "loss"))
+        metrics = metrics or [_as_float(result[k], k) for k in ("reward_accuracy", "reward_margin")]
+    if any(p.grad is not None and p.grad.abs().sum() > 0 for p in reference.parameters()) or any(
+            not torch.equal(p, ref_before[n]) for n, p in reference.named_parameters()):
+        raise CheckFailed("dpo_step: gradients reached the reference model", expected="no gradient on the reference",
+                          got="reference parameters with .grad set", hint=MISTAKES["reference_gets_gradients"].hint,
+                          mistake="reference_gets_gradients")
+    # The update, projected on 8 fixed random directions: sensitive to any difference, small to store.
+    delta = torch.cat([(p.detach() - before[n]).flatten().cpu().double() for n, p in sorted(policy.named_parameters())])
+    directions = torch.randn(8, delta.numel(), generator=_gen(11), dtype=torch.float64)
+    return {"step_losses": torch.tensor(losses), "step_metrics": torch.tensor(metrics),
+            "update": directions @ delta}
+
+
+CHECKS = (
+    Check("sequence_logps", ("sequence_logps",), check_sequence_logps,
+          "summed response log-probs: shift, masking of prompt and padding, gradient", points=2),
+    Check("dpo_loss", ("dpo_loss",), check_dpo_loss,
+          "per-pair losses, detached rewards, gradients, stability at extreme margins", points=3),
+    Check("dpo_loss_variants", ("dpo_loss",), check_dpo_loss_variants,
+          "label smoothing, IPO and hinge losses; unknown loss_type raises", points=1),
+    Check("dpo_step", ("dpo_step", "sequence_logps", "dpo_loss"), check_dpo_step,
+          "two DPO steps on the tiny GPT-2 against a frozen reference", points=2, timeout_s=60),
+)

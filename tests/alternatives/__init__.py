@@ -1,0 +1,1 @@
+"""Correct implementations written differently from the reference; every grader must accept them."""

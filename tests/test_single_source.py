@@ -1,0 +1,70 @@
+"""One source per exercise: the committed stubs and stored reference outputs are exactly what the
+generators make from solutions/, and the stubs carry no solution."""
+
+import pytest
+import torch
+
+from grader.checking import REFERENCE_DIR, close
+from grader.exercises import EXERCISES
+from grader.stubs import stub_text
+from tests.reference import ROOT
+
+IDS = [e.id for e in EXERCISES]
+
+
+@pytest.mark.parametrize("exercise", IDS)
+def test_stub_matches_the_generator(exercise):
+    committed = (ROOT / "exercises" / f"{exercise}.py").read_text()
+    assert committed == stub_text(ROOT / "solutions" / f"{exercise}.py"), \
+        f"exercises/{exercise}.py drifted from solutions/{exercise}.py: run `rlhf-course stubs {exercise}`"
+
+
+@pytest.mark.parametrize("exercise", IDS)
+def test_stub_has_no_solution(exercise):
+    stub = (ROOT / "exercises" / f"{exercise}.py").read_text()
+    solution = (ROOT / "solutions" / f"{exercise}.py").read_text()
+    assert "BEGIN SOLUTION" not in stub and "HIDDEN TESTS" not in stub
+    for region in solution.split("### BEGIN SOLUTION")[1:]:
+        body = region.split("### END SOLUTION")[0]
+        for line in body.strip().splitlines():
+            if len(line.strip()) > 25:  # distinctive solution lines must not survive stripping
+                assert line.strip() not in stub, line
+
+
+@pytest.mark.parametrize("exercise", IDS)
+def test_stored_references_are_fresh(exercise):
+    from grader.refs import compute
+
+    stored = torch.load(REFERENCE_DIR / f"{exercise}.pt", weights_only=True)
+    fresh = compute(exercise)
+    hint = f"run `rlhf-course refs {exercise}`"
+    assert stored["checks"].keys() == fresh["checks"].keys(), hint
+    for check, obs in fresh["checks"].items():
+        assert all(close(stored["checks"][check][k], v, 1e-5, 1e-7) for k, v in obs.items()), f"{check}: {hint}"
+    for check, by_mistake in fresh["mistakes"].items():
+        assert stored["mistakes"][check].keys() == by_mistake.keys(), f"{check}: {hint}"
+
+
+def test_every_exercise_has_its_files():
+    for e in EXERCISES:
+        for path in (e.lesson, e.solution, e.stub):
+            assert (ROOT / path).exists(), path
+        assert (REFERENCE_DIR / f"{e.id}.pt").exists()
+
+
+def test_the_package_ships_no_reference_code(tmp_path):
+    """A built wheel holds the grader and stored outputs, never solutions/ or tests/."""
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path), str(ROOT)], check=True)
+    (wheel,) = tmp_path.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert any(n.startswith("grader/reference/") for n in names)
+    assert not any(n.startswith(("solutions/", "tests/", "exercises/")) for n in names), names
+    for n in names:
+        if n.endswith(".py"):
+            text = zipfile.ZipFile(wheel).read(n).decode()
+            assert not any(line.strip() == "### BEGIN SOLUTION" for line in text.splitlines()), n
