@@ -4,6 +4,7 @@
     rlhf-course check dpo        grade one exercise (or several, or all with no name)
     rlhf-course models           build/show the tiny models and where they are cached
     rlhf-course device           which device the course uses, and why
+    rlhf-course figures          re-run lessons/figures/*.py to regenerate the figures (maintainers)
 
 This module imports torch only inside the commands that need it, so ``--help`` is instant and
 grading runs in a supervised child process (see ``grader.supervise``).
@@ -195,6 +196,12 @@ def cmd_refs(args) -> int:
     return 0
 
 
+def cmd_figures(args) -> int:
+    from grader.figures import main as figures
+
+    return figures(_clone_root() / "lessons" / "figures", args.figures, check=args.check, jobs=args.jobs, prog=PROG)
+
+
 # --- the parser -----------------------------------------------------------------------------
 
 
@@ -229,6 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
         t = sub.add_parser(name, help=text, description=text)
         t.add_argument("exercises", nargs="*", metavar="EXERCISE")
         t.set_defaults(func=func)
+
+    text = "re-run lessons/figures/*.py to regenerate the lessons' PNGs (maintainers)"
+    f = sub.add_parser("figures", help=text, description=text + "; each script writes <name>.png beside itself.")
+    f.add_argument("figures", nargs="*", metavar="NAME", help="only these scripts, e.g. dpo_losses")
+    f.add_argument("--check", action="store_true", help="run in a scratch copy; exit 1 if a committed PNG is stale")
+    f.add_argument("--jobs", type=int, default=None, help="scripts run at once (default: one per CPU)")
+    f.set_defaults(func=cmd_figures)
     return p
 
 
