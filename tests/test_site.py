@@ -96,7 +96,8 @@ def links_from(site: Path, page: str) -> set[str]:
 
 
 def nav_order(site: Path) -> list[str]:
-    """The order in which the home page's navigation lists lessons and exercises."""
+    """The order in which the home page lists lessons and exercises: first seen in the sidebar
+    navigation, which comes before the page's content (and its course map)."""
     order = []
     for href in parse(site / "index.html").links:
         path = urlsplit(href).path
@@ -300,10 +301,9 @@ def test_every_page_in_headless_chromium(site):
         pytest.skip(f"needs Chromium at {CHROMIUM}: `apt-get install -y chromium` (Debian/Ubuntu)")
     if ARTIFACTS.exists():
         shutil.rmtree(ARTIFACTS)
-    canary = _canary(site)
     with StaticServer(site) as base, Chromium() as browser:
         failures, figures, formulas = {}, 0, 0
-        for page in [p for p in pages(site) if p != canary]:
+        for page in pages(site):
             browser.goto(base + page)
             counts, problems = _inspect(browser, base)
             if problems:
@@ -314,17 +314,22 @@ def test_every_page_in_headless_chromium(site):
         assert formulas > 100 and figures >= len(list((ROOT / "lessons" / "figures").glob("*.png")))
 
         # The detectors themselves must catch each fault of the canary page.
-        browser.goto(base + canary)
-        _, caught = _inspect(browser, base)
+        canary = _canary(site)
+        try:
+            browser.goto(base + canary)
+            _, caught = _inspect(browser, base)
+        finally:
+            (site / canary).unlink()
         assert caught.get("mathErrors") and caught.get("untypeset") and caught.get("raw"), caught
+        assert caught.get("console errors"), caught
         assert any("no_such_figure" in u for u in caught.get("brokenImages", [])), caught
         assert any("cdn.example.com" in u for u in caught.get("requests to other hosts", [])), caught
 
         # Code blocks have copy buttons; the palette toggles between light and dark.
         browser.goto(base + f"exercises/{EXERCISES[0].id}.html")
         assert browser.wait_until("document.querySelectorAll('pre > code').length > 0 && "
-                                  "document.querySelectorAll('.md-code__button[data-clipboard-target], "
-                                  ".md-clipboard').length >= document.querySelectorAll('pre > code').length", 10)
+                                  "document.querySelectorAll('pre button[data-md-type=copy]').length == "
+                                  "document.querySelectorAll('pre > code').length", 10)
         schemes = browser.evaluate("""(() => {
           const seen = [document.body.getAttribute("data-md-color-scheme")];
           document.querySelector("form[data-md-component=palette] label:not([hidden])").click();
@@ -337,7 +342,7 @@ def test_every_page_in_headless_chromium(site):
         browser.goto(base + "index.html")
         indexed = browser.evaluate("fetch('search/search_index.json').then(r => r.json())"
                                    ".then(j => j.docs.map(d => d.location.split('#')[0]))")
-        assert set(pages(site)) - {canary} <= set(indexed)
+        assert set(pages(site)) <= set(indexed)
         browser.evaluate(SEARCH % "Bradley")
         assert browser.wait_until("document.querySelectorAll('.md-search-result__item').length > 0", timeout=10)
         hits = browser.evaluate("[...document.querySelectorAll('.md-search-result__item a')].map(a => a.href)")
