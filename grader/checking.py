@@ -137,7 +137,11 @@ class Context:
 
     def call(self, name: str, *args, **kwargs):
         """Call a learner function; turn its exceptions into readable outcomes."""
-        func = self.fn(name)
+        return self.invoke(name, self.fn(name), *args, **kwargs)
+
+    def invoke(self, name: str, func: Callable, *args, **kwargs):
+        """Call learner code that is not a top-level name (a method, a module's forward) as `call` does;
+        ``name`` is what the report calls it, e.g. "RewardModel.forward"."""
         try:
             return func(*args, **kwargs)
         except NotImplementedError as exc:

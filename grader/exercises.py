@@ -42,6 +42,7 @@ class Exercise:
 
 
 EXERCISES: tuple[Exercise, ...] = (
+    Exercise("reward_model", "Reward models from human preferences"),
     Exercise("dpo", "Direct Preference Optimization"),
 )
 BY_ID = {e.id: e for e in EXERCISES}

@@ -1,0 +1,258 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Exercise: Reward models from human preferences
+#
+# Read the lesson `lessons/reward_model.md` first. You will implement
+#
+# 1. `RewardModel`: a BERT encoder with a small MLP head that reads the [CLS] state and returns one
+#    reward per sequence;
+# 2. `pairwise_loss`: the Bradley–Terry loss $-\log\sigma(r_c - r_r - m)$, with an optional margin;
+# 3. `rating_loss`: the older alternative, mean squared error between $\sigma(r)$ and a rating in [0, 1];
+# 4. `preference_accuracy`: the fraction of pairs ranked correctly (ties count as wrong);
+# 5. `train_reward_model`: a short training loop that takes the tiny BERT from chance to a clear majority
+#    of held-out preference pairs right.
+#
+# Fill in each `raise NotImplementedError()`; the rest of the notebook is given. Check your work with
+#
+#     rlhf-course check reward_model
+#
+# The grader reads only your imports, functions and classes, so the demo cells below never slow it down.
+
+# %%
+import json
+from importlib.resources import files
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from grader import load_bert
+
+torch.manual_seed(0)
+
+# %% [markdown]
+# ## 1. The reward model
+#
+# `RewardModel(encoder, hidden=256, dropout=0.1, freeze_encoder=False)` wraps a `transformers.BertModel`
+# with hidden size $H$ (`encoder.config.hidden_size`). Keep the encoder you are given as a submodule (do not
+# copy it or load another one) and build the head from exactly two `nn.Linear` layers:
+#
+#     Linear(H, hidden) -> ReLU -> Dropout(dropout) -> Linear(hidden, 1)
+#
+# (an `nn.Sequential` is the natural choice; the grader finds the two `nn.Linear` layers by their shapes and
+# sets their weights itself, so their names and creation order do not matter).
+#
+# `forward(input_ids, attention_mask)` takes `(B, T)` tensors, runs the encoder **with the attention mask**,
+# reads the [CLS] state `last_hidden_state[:, 0]` (`(B, H)`; not `pooler_output`, not the last position, not a
+# mean over positions), applies the head and returns rewards of shape **`(B,)`**.
+#
+# With `freeze_encoder=True`, set `requires_grad=False` on every encoder parameter, so that only the head
+# trains. Use `nn.Dropout` (not `F.dropout`, whose `training` argument defaults to `True`), so that
+# `model.eval()` turns dropout off.
+
+# %% nbgrader={"grade": false, "grade_id": "RewardModel", "locked": false, "schema_version": 3, "solution": true, "task": false}
+class RewardModel(nn.Module):
+    """A scalar reward r(x, y) read from the [CLS] state of a BERT encoder."""
+
+    def __init__(self, encoder: nn.Module, hidden: int = 256, dropout: float = 0.1, freeze_encoder: bool = False):
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.encoder = encoder
+        H = encoder.config.hidden_size
+        self.head = nn.Sequential(nn.Linear(H, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, 1))
+        if freeze_encoder:
+            self.encoder.requires_grad_(False)
+        ### END SOLUTION
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """input_ids, attention_mask: (B, T). Returns rewards (B,)."""
+        ### BEGIN SOLUTION
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # (B, T, H)
+        cls = hidden[:, 0]  # (B, H): [CLS] sits at position 0 whatever the padding
+        return self.head(cls).squeeze(-1)  # (B, 1) -> (B,)
+        ### END SOLUTION
+
+
+# %% [markdown]
+# Try it on two sentence pairs of different lengths. The tokenizer builds `[CLS] prompt [SEP] response [SEP]`
+# and pads the shorter one; in `eval()` mode the same text gets the same reward alone and in the batch.
+
+# %%
+encoder, tokenizer, device = load_bert()
+model = RewardModel(encoder).to(device).eval()
+toy = tokenizer(["How do I boil an egg?", "How do I boil an egg?"],
+                ["Simmer it for nine minutes.", "Eggs are boring, go away and stop asking me things."],
+                padding=True, return_tensors="pt").to(device)
+alone = tokenizer(["How do I boil an egg?"], ["Simmer it for nine minutes."], return_tensors="pt").to(device)
+with torch.no_grad():
+    print(model(toy["input_ids"], toy["attention_mask"]))      # shape (2,)
+    print(model(alone["input_ids"], alone["attention_mask"]))  # the same first reward
+
+# %% [markdown]
+# ## 2. The pairwise (Bradley–Terry) loss
+#
+# For chosen rewards $r_c$ and rejected rewards $r_r$ (both `(B,)`) and an optional margin $m$ (`(B,)`,
+# `None` meaning 0), return the **mean** over the batch of $-\log\sigma(r_c - r_r - m)$ as a 0-dim tensor.
+# Use `F.logsigmoid` (or `F.softplus`): `torch.log(torch.sigmoid(d))` and `torch.log(1 + torch.exp(-d))`
+# both give `inf` (and a `nan` gradient) once $d$ is below about $-89$ in float32.
+
+# %% nbgrader={"grade": false, "grade_id": "pairwise_loss", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def pairwise_loss(chosen_rewards: torch.Tensor, rejected_rewards: torch.Tensor,
+                  margin: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean Bradley–Terry loss. chosen_rewards, rejected_rewards, margin: (B,). Returns a 0-dim tensor."""
+    ### BEGIN SOLUTION
+    d = chosen_rewards - rejected_rewards  # (B,)
+    if margin is not None:
+        d = d - margin  # the gap must exceed the margin before the loss gets small
+    return -F.logsigmoid(d).mean()
+    ### END SOLUTION
+
+
+# %% [markdown]
+# The worked example from the lesson: mean loss 0.7032 without a margin, 1.0365 with margin 2 on the first pair.
+
+# %%
+r_c, r_r = torch.tensor([1.5, 0.2, 0.4]), torch.tensor([0.5, 0.9, 0.4])
+print(pairwise_loss(r_c, r_r), pairwise_loss(r_c, r_r, margin=torch.tensor([2.0, 0.0, 0.0])))
+
+# %% [markdown]
+# ## 3. The rating loss
+#
+# With absolute ratings $t \in [0, 1]$ (good / neutral / bad = 1.0 / 0.5 / 0.0), treat the reward as a logit and
+# return the mean of $(\sigma(r) - t)^2$. Both inputs are `(B,)`; keep them that way (a `(B, 1)` tensor against a
+# `(B,)` one broadcasts to `(B, B)`).
+
+# %% nbgrader={"grade": false, "grade_id": "rating_loss", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def rating_loss(rewards: torch.Tensor, ratings: torch.Tensor) -> torch.Tensor:
+    """Mean squared error between sigmoid(rewards) and ratings, both (B,). Returns a 0-dim tensor."""
+    ### BEGIN SOLUTION
+    return ((torch.sigmoid(rewards) - ratings) ** 2).mean()
+    ### END SOLUTION
+
+
+# %%
+print(rating_loss(torch.tensor([2.0, 0.0, 1.0]), torch.tensor([1.0, 0.5, 0.0])))  # 0.1829, as in the lesson
+
+# %% [markdown]
+# ## 4. Preference accuracy
+#
+# The fraction of pairs whose chosen reward is **strictly** higher, as a Python `float`. A tie is a failure to
+# prefer the chosen response: with `>=`, a model that gives every response the same reward scores 100%.
+
+# %% nbgrader={"grade": false, "grade_id": "preference_accuracy", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def preference_accuracy(chosen_rewards: torch.Tensor, rejected_rewards: torch.Tensor) -> float:
+    """Fraction of pairs with chosen_rewards > rejected_rewards (both (B,)); ties count as wrong."""
+    ### BEGIN SOLUTION
+    return (chosen_rewards > rejected_rewards).float().mean().item()
+    ### END SOLUTION
+
+
+# %%
+print(preference_accuracy(r_c, r_r))  # 1/3: the tie in the third pair counts as wrong
+
+# %% [markdown]
+# ## 5. Training on preference pairs
+#
+# The data uses TRL's explicit-prompt format: dicts with `prompt`, `chosen` and `rejected`, where `chosen` and
+# `rejected` are responses only. `encode` (given) pairs each prompt with a response as a BERT sentence pair.
+#
+# Write `train_reward_model(model, tokenizer, pairs, steps=30, batch_size=8, lr=1e-3)` so that it
+#
+# 1. builds `torch.optim.AdamW` over the parameters that require gradients, with learning rate `lr`;
+# 2. puts the model in training mode and runs exactly `steps` steps, each on `batch_size` pairs drawn from a
+#    shuffled order of `pairs` (reshuffle with `torch.randperm` when you run out);
+# 3. in each step encodes the chosen and the rejected sequences (moved to the model's device), computes their
+#    rewards, takes `pairwise_loss(chosen_rewards, rejected_rewards)`, zeroes the old gradients,
+#    back-propagates and takes an optimizer step;
+# 4. shows a `tqdm` progress bar with the current loss, and returns the list of the `steps` loss values
+#    (floats).
+#
+# The grader trains a fresh model with your function for a fixed number of steps and measures the accuracy on
+# held-out pairs with its own evaluation code.
+
+# %%
+def encode(tokenizer, prompts: list[str], responses: list[str]) -> dict:
+    """`[CLS] prompt [SEP] response [SEP]`, right-padded: input_ids, token_type_ids, attention_mask, each (B, T)."""
+    return tokenizer(prompts, responses, padding=True, truncation=True, max_length=128, return_tensors="pt")
+
+
+# %% nbgrader={"grade": false, "grade_id": "train_reward_model", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def train_reward_model(model: nn.Module, tokenizer, pairs: list[dict], steps: int = 30, batch_size: int = 8,
+                       lr: float = 1e-3) -> list[float]:
+    """Train `model` in place on preference pairs with the pairwise loss; returns the loss of each step."""
+    ### BEGIN SOLUTION
+    device = next(model.parameters()).device
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    model.train()  # dropout on
+    order, position, losses = torch.randperm(len(pairs)), 0, []
+    bar = tqdm(range(steps), desc="reward model")
+    for _ in bar:
+        if position + batch_size > len(pairs):  # a new epoch: reshuffle
+            order, position = torch.randperm(len(pairs)), 0
+        batch = [pairs[i] for i in order[position : position + batch_size].tolist()]
+        position += batch_size
+        prompts = [ex["prompt"] for ex in batch]
+        chosen = encode(tokenizer, prompts, [ex["chosen"] for ex in batch]).to(device)
+        rejected = encode(tokenizer, prompts, [ex["rejected"] for ex in batch]).to(device)
+        chosen_rewards = model(chosen["input_ids"], chosen["attention_mask"])  # (B,)
+        rejected_rewards = model(rejected["input_ids"], rejected["attention_mask"])  # (B,)
+        loss = pairwise_loss(chosen_rewards, rejected_rewards)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+    return losses
+    ### END SOLUTION
+
+
+# %% [markdown]
+# ## Training the tiny BERT
+#
+# The course ships 200 training pairs and 40 held-out pairs. `rewards_for` (given) scores pairs in `eval()` mode
+# without building a graph. Before training, the randomly initialised model is at chance; after a few dozen
+# steps it ranks most held-out pairs correctly. Only the gap between chosen and rejected rewards is trained;
+# their levels are arbitrary.
+
+# %%
+def load_pairs(name: str) -> list[dict]:
+    """The preference pairs shipped with the course: "preferences" (train) or "preferences_test" (held out)."""
+    text = files("grader").joinpath(f"data/{name}.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def rewards_for(model: nn.Module, tokenizer, pairs: list[dict]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Chosen and rejected rewards (each (N,)) in eval mode, without gradients."""
+    on = next(model.parameters()).device
+    prompts = [ex["prompt"] for ex in pairs]
+    model.eval()  # dropout off
+    with torch.no_grad():
+        chosen = encode(tokenizer, prompts, [ex["chosen"] for ex in pairs]).to(on)
+        rejected = encode(tokenizer, prompts, [ex["rejected"] for ex in pairs]).to(on)
+        return (model(chosen["input_ids"], chosen["attention_mask"]),
+                model(rejected["input_ids"], rejected["attention_mask"]))
+
+
+# %%
+train_pairs, test_pairs = load_pairs("preferences"), load_pairs("preferences_test")
+encoder, tokenizer, device = load_bert()
+torch.manual_seed(0)
+model = RewardModel(encoder).to(device)
+print(f"held-out accuracy before training: {preference_accuracy(*rewards_for(model, tokenizer, test_pairs)):.3f}")
+losses = train_reward_model(model, tokenizer, train_pairs, steps=60)
+chosen_r, rejected_r = rewards_for(model, tokenizer, test_pairs)
+print(f"loss {losses[0]:.3f} -> {sum(losses[-5:]) / 5:.3f}; "
+      f"held-out accuracy after training: {preference_accuracy(chosen_r, rejected_r):.3f}")
+print(f"mean chosen reward {chosen_r.mean():+.2f}, mean rejected reward {rejected_r.mean():+.2f}")
