@@ -1,0 +1,162 @@
+"""Write an nbgrader course directory from ``solutions/``: ``rlhf-course nbgrader COURSE_DIR``.
+
+    COURSE_DIR/nbgrader_config.py        course id, timeouts, what the autograde kernel runs, feedback
+    COURSE_DIR/source/<id>/<id>.ipynb    the reference as a notebook, with one locked grade cell per check
+
+Each exercise's notebook is ``solutions/<id>.py`` (its solution cells already carry nbgrader metadata
+and ``### BEGIN SOLUTION`` markers) with a grade cell after the last function each check calls. A grade
+cell is worth its ``Check.points`` and calls ``grader.notebook.grade(<id>, <check>)``, which compares
+with the stored reference outputs, so grading needs neither ``solutions/`` nor the network. Only
+notebooks go into ``source/``: nbgrader copies any other file verbatim into ``release/``.
+Instructors then run the stock commands (``guides/instructors.md``).
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from pathlib import Path
+
+import nbformat
+
+from grader import __version__
+from grader.exercises import EXERCISES, get
+from grader.stubs import read_solution
+
+LOCAL_CONFIG = "nbgrader_config_local.py"
+
+
+class CourseError(Exception):
+    """The course cannot be written as asked; the message says why."""
+
+
+def check_grade_id(check_name: str) -> str:
+    """The nbgrader grade id of a check's cell (solution cells already use the function names)."""
+    return f"check_{check_name}"
+
+
+def grade_cell(exercise: str, check, hidden_tests: bool = False) -> nbformat.NotebookNode:
+    """A locked grade cell worth ``check.points`` that runs ``check`` on the notebook's functions."""
+    call = f'from grader.notebook import grade\n\ngrade("{exercise}", "{check.name}")'
+    head = f"# {check.name} ({check.points} point{'s' * (check.points != 1)}): {check.description}.\n"
+    if hidden_tests:
+        source = (head + "# Graded when your instructor collects the assignment; to check yourself first, run\n"
+                  f"#     rlhf-course check {exercise} --file <this notebook>\n"
+                  f"### BEGIN HIDDEN TESTS\n{call}\n### END HIDDEN TESTS")
+    else:
+        source = head + "# Run this cell to check your work: grading runs the same check.\n" + call
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": check_grade_id(check.name), "locked": True,
+                                 "points": check.points, "schema_version": 3, "solution": False, "task": False}
+    return cell
+
+
+def _defined_in(cells) -> dict[str, int]:
+    """Top-level function/class name -> index of the (last) code cell that defines it."""
+    where = {}
+    for i, cell in enumerate(cells):
+        if cell.cell_type == "code":
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    where[node.name] = i
+    return where
+
+
+def assignment_notebook(exercise: str, root: Path, hidden_tests: bool = False) -> nbformat.NotebookNode:
+    """``solutions/<exercise>.py`` as a notebook, with each check's grade cell after the last function it calls."""
+    from grader.checking import checks_module
+
+    nb = read_solution(root / get(exercise).solution)
+    where = _defined_in(nb.cells)
+    after: dict[int, list] = {}
+    for check in checks_module(exercise).CHECKS:
+        missing = [f for f in check.functions if f not in where]
+        if missing:
+            raise CourseError(f"solutions/{exercise}.py defines no {', '.join(missing)} "
+                              f"(called by check {check.name!r})")
+        after.setdefault(max(where[f] for f in check.functions), []).append(check)
+    cells = []
+    for i, cell in enumerate(nb.cells):
+        cells.append(cell)
+        cells.extend(grade_cell(exercise, c, hidden_tests) for c in after.get(i, []))
+    nb.cells = cells
+    nb.metadata.pop("jupytext", None)
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+def config_text(course_id: str) -> str:
+    """The course's nbgrader configuration (course-wide: the cell timeout covers every exercise)."""
+    from grader.checking import checks_module
+
+    longest = max(c.timeout_s for e in EXERCISES for c in checks_module(e.id).CHECKS)
+    cell_timeout = int(math.ceil(2 * longest + 30))
+    return f'''\
+# Written by `rlhf-course nbgrader` (rlhf-course {__version__}); running it again rewrites this file.
+# Put your own settings in {LOCAL_CONFIG} beside it: it is loaded last, so it wins.
+c = get_config()  # noqa: F821
+
+c.CourseDirectory.course_id = {course_id!r}
+
+# Seconds any one cell may run. A grade cell stops the learner's code itself after the check's own limit
+# (at most {longest:g} s here; RLHF_COURSE_TIMEOUT_SCALE multiplies it), so this is the outer guard.
+c.Execute.timeout = {cell_timeout}
+# Stop the kernel as soon as a notebook is done: a graceful shutdown waits seconds per submission.
+c.Execute.shutdown_kernel = "immediate"
+
+# The kernel runs what `rlhf-course check` runs: imports, functions, classes, constant assignments, and
+# the grade cells' grade(...) calls. Demo cells (training runs, prints) are skipped, so a submission is
+# graded in seconds and an unfinished demo in a stub cannot stop it. Delete this line to run everything.
+c.Execute.extra_arguments = ["--IPKernelApp.exec_lines=import grader.notebook; grader.notebook.autograde_kernel()"]
+
+# A learner who deletes a grade cell gets it back (with a note in the cell), graded like any other.
+c.OverwriteCells.add_missing_cells = True
+
+# Feedback shows the autograded notebook; remove hidden tests from it (a no-op without --hidden-tests).
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+
+load_subconfig({LOCAL_CONFIG!r})  # noqa: F821
+'''
+
+
+def _refuse_released_solutions(folder: Path) -> None:
+    """nbgrader releases every non-notebook file of source/<id>/ verbatim; a solution there would leak."""
+    for path in sorted(folder.rglob("*.py")):
+        if "### BEGIN SOLUTION" in path.read_text(encoding="utf-8", errors="replace"):
+            raise CourseError(f"{path} holds solution code and nbgrader would copy it verbatim into "
+                              f"release/; remove it (the notebook is all an assignment needs)")
+
+
+def write_course(course_dir: Path, exercises: list[str], root: Path, course_id: str = "rlhf-course",
+                 hidden_tests: bool = False) -> list[Path]:
+    """Write (or refresh) the config and ``source/<id>/<id>.ipynb`` for each exercise; return the paths."""
+    notebooks = {e: assignment_notebook(e, root, hidden_tests) for e in exercises}  # fail before writing
+    course_dir.mkdir(parents=True, exist_ok=True)
+    for e in exercises:
+        _refuse_released_solutions(course_dir / "source" / e)
+    config = course_dir / "nbgrader_config.py"
+    config.write_text(config_text(course_id), encoding="utf-8")
+    written = [config]
+    for e, nb in notebooks.items():
+        nbformat.validate(nb)
+        target = course_dir / "source" / e / f"{e}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, target)
+        written.append(target)
+    return written
+
+
+def points_table(exercises: list[str]) -> str:
+    """The grade cells of each assignment and their points, as a Markdown table."""
+    from grader.checking import checks_module
+
+    rows = ["| assignment | grade cell | points | what it checks |", "| --- | --- | --- | --- |"]
+    for e in exercises:
+        checks = checks_module(e).CHECKS
+        rows += [f"| {e} | {check_grade_id(c.name)} | {c.points} | {c.description} |" for c in checks]
+        rows.append(f"| {e} | **total** | **{sum(c.points for c in checks)}** | |")
+    return "\n".join(rows)

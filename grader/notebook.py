@@ -1,0 +1,198 @@
+"""Grading from inside a notebook: what the grade cells of the nbgrader assignments call.
+
+    from grader.notebook import grade
+    grade("dpo", "dpo_loss")
+
+runs one check (``grader/checks/dpo.py``) on the functions defined in the notebook and prints a pass
+line, or raises ``GradeFailed`` (an ``AssertionError``, so nbgrader scores the cell 0) whose message is
+the outcome's expected / got / hint lines and nothing else: no traceback that would show the grade
+cell's source (hidden tests stay hidden in feedback).
+
+On Linux the check runs in a forked copy of the kernel, as ``rlhf-course check`` runs it in a child
+process: a learner's infinite loop stops after the check's own time limit and a learner's ``os._exit``
+or crash ends only the copy, so the kernel lives on to run the remaining grade cells. Elsewhere (no
+safe ``fork``) the check runs in the kernel itself and nbgrader's ``c.Execute.timeout`` is the limit.
+
+``autograde_kernel()`` is run at kernel start by the nbgrader configuration that ``rlhf-course
+nbgrader`` writes: from then on the kernel executes only what the command-line grader reads (imports,
+functions, classes, constant assignments) plus the ``grade(...)`` calls, so demo cells (training runs,
+prints) are skipped and a stub's unfinished demo cannot slow or stop grading.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import select
+import signal
+import sys
+import time
+import warnings
+from typing import Any, Mapping
+
+TIMEOUT_SCALE_VAR = "RLHF_COURSE_TIMEOUT_SCALE"  # multiplies every check's time limit (slow machines, tests)
+
+
+class GradeFailed(AssertionError):
+    """A check did not pass; its message is all a learner (or a feedback page) sees."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [f"{type(self).__name__}: {self}"]
+
+
+def grade(exercise: str, check: str, ns: Mapping[str, Any] | None = None) -> None:
+    """Run one check on ``ns`` (default: the caller's globals); raise ``GradeFailed`` unless it passes.
+
+    Returns nothing, so that a notebook shows only the pass line."""
+    from grader.checking import checks_module
+
+    if ns is None:
+        ns = sys._getframe(1).f_globals  # the notebook's namespace, where the learner's functions live
+    checks = {c.name: c for c in checks_module(exercise).CHECKS}
+    if check not in checks:
+        raise ValueError(f"exercise {exercise!r} has no check {check!r}; its checks: {', '.join(checks)}")
+    outcome = _run(exercise, checks[check], ns)
+    if not outcome.passed:
+        raise GradeFailed(f"{outcome.describe()}\n({outcome.points}/{outcome.max_points} points)")
+    print(f"{outcome.check}: passed ({outcome.points}/{outcome.max_points} points)")
+
+
+def _run(exercise: str, check, ns: Mapping[str, Any]):
+    from grader.checking import run_check
+
+    isolate = hasattr(os, "fork") and sys.platform.startswith("linux")
+    device = _device(forking=isolate)
+    if not isolate:
+        return run_check(exercise, check, ns, device)
+    _warm_up(exercise, ns)
+    scale = float(os.environ.get(TIMEOUT_SCALE_VAR) or 1.0)
+    return _run_forked(exercise, check, ns, device, check.timeout_s * scale)
+
+
+def _warm_up(exercise: str, ns: Mapping[str, Any]) -> None:
+    """Load once, in the kernel, what every forked check would otherwise load again (a child's imports
+    die with it): the stored references, and transformers' model code when the notebook uses the
+    course's tiny models (importing it costs seconds; loading the tiny weights themselves does not)."""
+    from grader import tiny_models
+    from grader.checking import reference
+
+    reference(exercise)
+    loaders = (tiny_models.load_gpt2, tiny_models.load_bert)
+    if any(any(v is f for f in loaders) for v in ns.values()):
+        from transformers import AutoTokenizer, BertModel, GPT2LMHeadModel  # noqa: F401
+
+
+def _device(forking: bool):
+    import torch
+
+    from grader.devices import pick_device, prepare
+
+    device = pick_device().device
+    if forking and device.type == "cuda" and torch.cuda.is_initialized():
+        device = torch.device("cpu")  # a forked process cannot use CUDA once its parent has
+    return prepare(device)
+
+
+def _run_forked(exercise: str, check, ns: Mapping[str, Any], device, timeout_s: float):
+    """Run the check in a forked child; a hang or a death there becomes an outcome here."""
+    from grader.checking import Outcome, run_check
+
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12+ warns about fork in a threaded process (the kernel)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: grade, send the outcome, and leave without running the kernel's exit hooks
+        try:
+            os.close(read_end)
+            _silence_child()
+            outcome = run_check(exercise, check, ns, device)
+            data = json.dumps(outcome.to_dict()).encode()
+            while data:
+                data = data[os.write(write_end, data):]
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    chunks, deadline, timed_out = [], time.monotonic() + timeout_s, False
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([read_end], [], [], left)[0]:
+                timed_out = True
+                break
+            chunk = os.read(read_end, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:  # also on KeyboardInterrupt (nbgrader's cell timeout, or the stop button)
+        os.close(read_end)
+        if timed_out or not chunks:
+            _kill(pid)
+        _, status = os.waitpid(pid, 0)
+    if chunks and not timed_out:
+        return Outcome(**json.loads(b"".join(chunks)))
+    out = Outcome(exercise, check.name, "timeout" if timed_out else "error", max_points=check.points)
+    if timed_out:
+        out.message = f"did not finish within {timeout_s:.0f} s"
+        out.hint = "an infinite loop, or a loop far longer than needed?"
+    else:
+        code = os.waitstatus_to_exitcode(status)
+        out.message = f"the grading process died (exit code {code}) while running it"
+        out.hint = "your code ended the interpreter: os._exit/sys.exit, a crash, or running out of memory"
+    return out
+
+
+def _silence_child() -> None:
+    """The child must not write to the kernel's channels: its prints go to a capped in-memory sink."""
+    import torch
+
+    from grader.worker import CappedSink
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    sys.stdout = sys.stderr = CappedSink()
+    # OpenMP's worker threads do not survive fork; a parallel region would wait for them forever.
+    torch.set_num_threads(1)
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+# --- autograde: run definitions and grade calls only ----------------------------------------------
+
+
+def _is_grade_call(node: ast.stmt) -> bool:
+    if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
+        return False
+    func = node.value.func
+    return (isinstance(func, ast.Name) and func.id == "grade") or (
+        isinstance(func, ast.Attribute) and func.attr == "grade")
+
+
+def definitions_and_grades(tree: ast.Module) -> ast.Module:
+    """The statements ``rlhf-course check`` would run, plus the grade cells' ``grade(...)`` calls."""
+    from grader.learner import keep_definitions
+
+    kept = {id(n) for n in keep_definitions(tree).body}
+    tree.body = [n for n in tree.body if id(n) in kept or _is_grade_call(n)]
+    return tree
+
+
+class _DefinitionsOnly(ast.NodeTransformer):
+    def visit_Module(self, node: ast.Module) -> ast.Module:
+        return definitions_and_grades(node)
+
+
+def autograde_kernel() -> None:
+    """Make this IPython kernel skip everything but definitions and grade calls (see the module doc)."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        raise RuntimeError("autograde_kernel() runs inside an IPython kernel")
+    shell.ast_transformers.append(_DefinitionsOnly())
