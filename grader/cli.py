@@ -5,6 +5,7 @@
     rlhf-course models           build/show the tiny models and where they are cached
     rlhf-course device           which device the course uses, and why
     rlhf-course figures          re-run lessons/figures/*.py to regenerate the figures (maintainers)
+    rlhf-course nbgrader COURSE  write an nbgrader course from solutions/ (instructors)
 
 This module imports torch only inside the commands that need it, so ``--help`` is instant and
 grading runs in a supervised child process (see ``grader.supervise``).
@@ -202,6 +203,29 @@ def cmd_figures(args) -> int:
     return figures(_clone_root() / "lessons" / "figures", args.figures, check=args.check, jobs=args.jobs, prog=PROG)
 
 
+def cmd_nbgrader(args) -> int:
+    from grader.nbgrader_course import CourseError, points_table, write_course
+
+    if args.points:  # every positional is an exercise id
+        args.exercises = [args.course_dir, *args.exercises] if args.course_dir else args.exercises
+        print(points_table(_maintainer_ids(args)))
+        return 0
+    if not args.course_dir:
+        args.parser.error("give the COURSE_DIR to write, e.g. `nbgrader my-course` (or --points)")
+    ids = _maintainer_ids(args)
+    try:
+        written = write_course(Path(args.course_dir), ids, _clone_root(), args.course_id, args.hidden_tests)
+    except CourseError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    print(f"\n{points_table(ids)}\n\nNext, in {args.course_dir}: `nbgrader generate_assignment {ids[0]}`, collect "
+          f"submissions into submitted/<student>/{ids[0]}/, then `nbgrader autograde {ids[0]}` "
+          f"(see guides/instructors.md).")
+    return 0
+
+
 # --- the parser -----------------------------------------------------------------------------
 
 
@@ -243,6 +267,18 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--check", action="store_true", help="run in a scratch copy; exit 1 if a committed PNG is stale")
     f.add_argument("--jobs", type=int, default=None, help="scripts run at once (default: one per CPU)")
     f.set_defaults(func=cmd_figures)
+
+    text = "write an nbgrader course (config and source notebooks) from solutions/ (instructors)"
+    n = sub.add_parser("nbgrader", help=text, description=text + "; then run the stock nbgrader commands, "
+                       "see guides/instructors.md. Rewrites nbgrader_config.py and source/<id>/<id>.ipynb only.")
+    n.add_argument("course_dir", nargs="?", metavar="COURSE_DIR", help="the nbgrader course directory")
+    n.add_argument("exercises", nargs="*", metavar="EXERCISE", help="exercise ids (default: all)")
+    n.add_argument("--hidden-tests", action="store_true",
+                   help="hide each grade cell's grade call from learners (nbgrader hidden tests)")
+    n.add_argument("--course-id", default="rlhf-course", help="nbgrader's course id (default: rlhf-course)")
+    n.add_argument("--points", action="store_true",
+                   help="only print each grade cell's points (positional arguments are then exercise ids)")
+    n.set_defaults(func=cmd_nbgrader, parser=n)
     return p
 
 
