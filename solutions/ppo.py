@@ -1,0 +1,414 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Exercise: PPO with a KL-penalised reward
+#
+# Read the lessons `lessons/rl_for_lms.md`, `lessons/kl_divergence.md` and `lessons/ppo.md` first; the
+# tables "Conventions used in the exercise" there pin every function below. You will implement
+#
+# 1. `token_logprobs`: the log-probability of each given token under its logits;
+# 2. `kl_estimators`: the per-token KL estimators k1, k2 and k3;
+# 3. `masked_mean` and `masked_whiten`: statistics over the valid (unpadded) tokens only;
+# 4. `kl_penalized_rewards`: $-\beta\,k_1$ on every response token, plus the score on the last one;
+# 5. `gae`: generalised advantage estimates and the value targets (returns);
+# 6. `reinforce_loss`, `ppo_policy_loss` and `ppo_value_loss`: the losses, token-mean over valid tokens;
+# 7. `ppo_step`: one PPO iteration (rollout, rewards, advantages, a few epochs of updates) on the tiny
+#    GPT-2, which the last cells run for a few dozen steps.
+#
+# Fill in each `raise NotImplementedError()`; the rest of the notebook is given. Check your work with
+#
+#     rlhf-course check ppo
+#
+# The grader reads only your imports, functions and classes, so the demo cells below never slow it down.
+#
+# Shapes: `B` responses per batch, `T` tokens in the longest response, `V` the vocabulary. Every per-token
+# tensor covers the **response only**; row `b` has `L_b >= 1` valid tokens at positions `0 .. L_b - 1`,
+# then right padding. `mask` is a float tensor of 1.0 (valid) and 0.0 (padding).
+
+# %%
+import copy
+
+import torch
+from tqdm.auto import tqdm
+
+from grader import load_gpt2
+
+torch.manual_seed(0)
+
+# %% [markdown]
+# ## 1. Token log-probabilities
+#
+# `token_logprobs(logits, tokens)` returns $\log\operatorname{softmax}(\text{logits}_{b,t})[\text{tokens}_{b,t}]$.
+# It does **not** shift: the caller aligns the logits that predict each token with that token, e.g.
+# `token_logprobs(logits[:, P - 1 : -1], input_ids[:, P:])` for a prompt of `P` tokens.
+
+# %% nbgrader={"grade": false, "grade_id": "token_logprobs", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """Log-probability of each token under the logits at the same position.
+
+    logits: (B, T, V); tokens: (B, T) long.
+    Returns: (B, T) log softmax(logits)[tokens].
+    """
+    ### BEGIN SOLUTION
+    return torch.log_softmax(logits, dim=-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+    ### END SOLUTION
+
+
+# %% [markdown]
+# ## 2. KL estimators
+#
+# On tokens sampled from the policy, with `log_ratio` $= \log r = \log\pi_\text{ref} - \log\pi$:
+#
+# * k1 $= -\log r$ (unbiased, can be negative),
+# * k2 $= \tfrac12(\log r)^2$ (never negative, biased),
+# * k3 $= (r - 1) - \log r$ (unbiased and never negative).
+#
+# Each is per token, of the same shape as its inputs, and differentiable (k3 is used as a loss term by
+# GRPO).
+
+# %% nbgrader={"grade": false, "grade_id": "kl_estimators", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def kl_estimators(logp: torch.Tensor, ref_logp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-token estimators of KL(pi || pi_ref) from the log-probs of sampled tokens.
+
+    logp: (B, T) log pi(y_t | s_t); ref_logp: (B, T) log pi_ref(y_t | s_t) of the same tokens.
+    Returns: k1, k2, k3, each (B, T).
+    """
+    ### BEGIN SOLUTION
+    log_ratio = ref_logp - logp
+    k1 = -log_ratio
+    k2 = 0.5 * log_ratio**2
+    k3 = torch.exp(log_ratio) - 1 - log_ratio
+    return k1, k2, k3
+    ### END SOLUTION
+
+
+# %% [markdown]
+# At $|\log r| \ge 1$ the estimators differ a lot; near 0, k2 and k3 agree to second order
+# ($k3 = \tfrac12\ell^2 + \tfrac16\ell^3 + \dots$ with $\ell = \log r$).
+
+# %%
+toy_logp = torch.tensor([[-0.2, -1.5, -3.0, -0.01]])
+toy_ref_logp = torch.tensor([[-0.35, -1.2, -1.0, -0.02]])
+for name, k in zip(("k1", "k2", "k3"), kl_estimators(toy_logp, toy_ref_logp)):
+    print(name, k)
+
+# %% [markdown]
+# ## 3. Masked statistics
+#
+# `masked_mean(x, mask)` is the token-mean over every valid token of the batch, $\sum x\,m / \sum m$ (a
+# 0-dim tensor), not a mean of per-row means. `masked_whiten(x, mask, shift_mean=True)` standardises with
+# the masked mean $\mu$ and the masked population variance $\sigma^2$ (divide by the number of valid tokens):
+# $(x - \mu)/\sqrt{\sigma^2 + 10^{-8}}$; with `shift_mean=False` it adds $\mu$ back. Padding positions of
+# its output are 0.
+
+# %% nbgrader={"grade": false, "grade_id": "masked_mean", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of x over the valid tokens of the whole batch.
+
+    x, mask: (B, T). Returns: a 0-dim tensor.
+    """
+    ### BEGIN SOLUTION
+    return (x * mask).sum() / mask.sum()
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": false, "grade_id": "masked_whiten", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def masked_whiten(x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True) -> torch.Tensor:
+    """Standardise x with the mean and variance of its valid tokens.
+
+    x, mask: (B, T). Returns: (B, T), 0 at padding.
+    """
+    ### BEGIN SOLUTION
+    mean = masked_mean(x, mask)
+    var = masked_mean((x - mean) ** 2, mask)  # population variance: divide by N, not N - 1
+    whitened = (x - mean) * torch.rsqrt(var + 1e-8)
+    if not shift_mean:
+        whitened = whitened + mean
+    return whitened * mask
+    ### END SOLUTION
+
+
+# %% [markdown]
+# ## 4. The KL-penalised reward
+#
+# Each valid response token gets $-\beta\,k_1 = -\beta(\log\pi_\text{old} - \log\pi_\text{ref})$; the
+# reward-model score of row `b` is **added** at its last valid token, position `L_b - 1` (not column
+# `T - 1`, which may be padding). Padding gets 0. The rewards are data: return them without a gradient.
+
+# %% nbgrader={"grade": false, "grade_id": "kl_penalized_rewards", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def kl_penalized_rewards(scores: torch.Tensor, logp: torch.Tensor, ref_logp: torch.Tensor, mask: torch.Tensor,
+                         beta: float) -> torch.Tensor:
+    """Per-token rewards: -beta * k1 on every valid token, plus the score at each row's last valid token.
+
+    scores: (B,) reward-model scores; logp, ref_logp, mask: (B, T); logp is the rollout-time log-prob.
+    Returns: (B, T) rewards, detached, 0 at padding.
+    """
+    ### BEGIN SOLUTION
+    rewards = -beta * (logp.detach() - ref_logp.detach()) * mask
+    last = mask.sum(-1).long() - 1  # L_b - 1, the last valid token of each row
+    rewards[torch.arange(rewards.shape[0], device=rewards.device), last] += scores.detach().to(rewards.dtype)
+    return rewards
+    ### END SOLUTION
+
+
+# %% [markdown]
+# The worked example of the KL lesson: four tokens, $\beta = 0.1$, score 0.8, and a second row with two
+# valid tokens and two of padding.
+
+# %%
+toy_logp = torch.tensor([[-0.20, -1.50, -0.70, -0.05], [-0.5, -0.9, 0.0, 0.0]])
+toy_ref_logp = torch.tensor([[-0.35, -1.20, -1.10, -0.05], [-0.4, -1.0, 0.0, 0.0]])
+toy_mask = torch.tensor([[1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0]])
+print(kl_penalized_rewards(torch.tensor([0.8, 1.0]), toy_logp, toy_ref_logp, toy_mask, beta=0.1))
+
+# %% [markdown]
+# ## 5. Generalised advantage estimation
+#
+# With $\delta_t = r_t + \gamma V(s_{t+1}) - V(s_t)$, compute backwards $A_{L-1} = \delta_{L-1}$ and
+# $A_t = \delta_t + \gamma\lambda A_{t+1}$. Values at padding are treated as 0, so $V(s_{L_b}) = 0$ whatever
+# the value head output there. The value targets are `returns = advantages + values`, formed from the raw
+# advantages (no whitening inside `gae`). Both outputs are 0 at padding and carry no gradient.
+
+# %% nbgrader={"grade": false, "grade_id": "gae", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float,
+        lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalised advantage estimates and returns.
+
+    rewards, values, mask: (B, T); values[:, t] = V(s_t).
+    Returns: advantages (B, T), returns (B, T), both detached and 0 at padding.
+    """
+    ### BEGIN SOLUTION
+    rewards, values = rewards.detach() * mask, values.detach() * mask  # V = 0 after the end
+    advantages = torch.zeros_like(rewards)
+    next_value = next_advantage = torch.zeros_like(rewards[:, 0])
+    for t in reversed(range(rewards.shape[1])):
+        delta = rewards[:, t] + gamma * next_value - values[:, t]
+        next_advantage = delta + gamma * lam * next_advantage
+        advantages[:, t] = next_advantage
+        next_value = values[:, t]
+    advantages = advantages * mask
+    return advantages, advantages + values
+    ### END SOLUTION
+
+
+# %% [markdown]
+# The worked example of the PPO lesson: three valid tokens, one of padding (whose value 0.30 is ignored).
+# Expect advantages (0.43195, 0.381, 0.18, 0) and returns (0.93195, 0.981, 0.98, 0).
+
+# %%
+toy_rewards = torch.tensor([[-0.03, 0.01, 0.98, 0.0]])
+toy_values = torch.tensor([[0.50, 0.60, 0.80, 0.30]])
+print(gae(toy_rewards, toy_values, torch.tensor([[1.0, 1.0, 1.0, 0.0]]), gamma=1.0, lam=0.95))
+
+# %% [markdown]
+# ## 6. The losses
+#
+# All three are token-means over valid tokens (`masked_mean`) and return a 0-dim tensor.
+#
+# * `reinforce_loss`: $-A_t\log\pi_\theta(y_t \mid s_t)$ with the advantages held constant; its gradient
+#   with respect to `logp` is $-A_t m_t/\sum m$.
+# * `ppo_policy_loss`: with $\rho = \exp(\log\pi_\theta - \log\pi_\text{old})$, the loss
+#   $\max(-A\rho,\ -A\operatorname{clip}(\rho, 1-\epsilon, 1+\epsilon))$; `old_logp` and `advantages` are
+#   constants. It also returns the clip fraction: the masked mean of the indicator that the clipped term is
+#   strictly larger (the two zero-gradient cases), as a detached 0-dim tensor.
+# * `ppo_value_loss`: $\tfrac12\max\big((V - R)^2, (V_\text{clip} - R)^2\big)$ with
+#   $V_\text{clip} = V_\text{old} + \operatorname{clip}(V - V_\text{old}, -\epsilon, \epsilon)$; `old_values`
+#   and `returns` are constants.
+
+# %% nbgrader={"grade": false, "grade_id": "reinforce_loss", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def reinforce_loss(logp: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Policy-gradient (REINFORCE) surrogate loss.
+
+    logp, advantages, mask: (B, T). Returns: a 0-dim tensor whose gradient in logp is -A * mask / sum(mask).
+    """
+    ### BEGIN SOLUTION
+    return masked_mean(-advantages.detach() * logp, mask)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": false, "grade_id": "ppo_policy_loss", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def ppo_policy_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
+                    clip_eps: float = 0.2) -> tuple[torch.Tensor, torch.Tensor]:
+    """PPO's clipped surrogate, as a loss to minimise.
+
+    logp: (B, T) under the current policy; old_logp: (B, T) at rollout time; advantages, mask: (B, T).
+    Returns: loss (0-dim), clip_fraction (0-dim, detached).
+    """
+    ### BEGIN SOLUTION
+    old_logp, advantages = old_logp.detach(), advantages.detach()
+    ratio = torch.exp(logp - old_logp)
+    unclipped = -advantages * ratio
+    clipped = -advantages * torch.clamp(ratio, 1 - clip_eps, 1 + clip_eps)
+    loss = masked_mean(torch.maximum(unclipped, clipped), mask)  # the min of the objectives
+    clip_fraction = masked_mean((clipped > unclipped).to(logp.dtype), mask).detach()
+    return loss, clip_fraction
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": false, "grade_id": "ppo_value_loss", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def ppo_value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor,
+                   clip_eps: float = 0.2) -> torch.Tensor:
+    """Clipped value loss.
+
+    values: (B, T) under the current value head; old_values: (B, T) at rollout time; returns, mask: (B, T).
+    Returns: a 0-dim tensor.
+    """
+    ### BEGIN SOLUTION
+    old_values, returns = old_values.detach(), returns.detach()
+    v_clipped = old_values + torch.clamp(values - old_values, -clip_eps, clip_eps)
+    return masked_mean(0.5 * torch.maximum((values - returns) ** 2, (v_clipped - returns) ** 2), mask)
+    ### END SOLUTION
+
+
+# %% [markdown]
+# The four clip cases of the PPO lesson's worked example: loss 0.0375, clip fraction 0.5, and a gradient
+# $(0, -0.0875, 0, 0.525)$ that is zero exactly where clipping is active.
+
+# %%
+toy_old_logp = torch.zeros(1, 4)
+toy_logp = torch.log(torch.tensor([[1.3, 0.7, 0.6, 1.4]])).requires_grad_()
+loss, clip_fraction = ppo_policy_loss(toy_logp, toy_old_logp, torch.tensor([[2.0, 0.5, -1.0, -1.5]]),
+                                      torch.ones(1, 4))
+loss.backward()
+print(loss, clip_fraction, toy_logp.grad)
+
+# %% [markdown]
+# ## 7. One PPO iteration on the tiny GPT-2
+#
+# `sample_responses` (given) samples `max_new_tokens` tokens per prompt; tokens after the first EOS are
+# padding (the EOS itself is an action, so it stays valid). `value_head` is an `nn.Linear(hidden, 1)` on
+# the policy's last hidden states: with a prompt of `P` tokens, the hidden state at position `P - 1 + t`
+# (the one whose logits score response token `t`) gives `values[:, t]` $= V(s_t)$.
+#
+# Write `ppo_step` so that it
+#
+# 1. **rolls out** without building a graph: samples responses, computes `old_logp` and `old_values` with
+#    the policy and value head, `ref_logp` with the frozen `reference`, and `scores = reward_fn(response,
+#    mask)`;
+# 2. computes the rewards with `kl_penalized_rewards`, then `gae`, then whitens the advantages;
+# 3. runs `epochs` updates on the whole batch: recompute `logp` and `values`, loss = `ppo_policy_loss` +
+#    `vf_coef` * `ppo_value_loss` (both with `clip_eps`), zero the gradients, backpropagate, step;
+# 4. returns a dict of floats: `reward` (mean score), `kl` (mean over rows of the summed k1 of the rollout,
+#    an estimate of the sequence KL to the reference), and `clip_fraction` (of the last epoch).
+
+# %%
+@torch.no_grad()
+def sample_responses(policy, prompt_ids: torch.Tensor, max_new_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample from `policy` after prompts of equal length. Returns response ids and mask, both (B, T)."""
+    ids = prompt_ids
+    for _ in range(max_new_tokens):
+        next_logits = policy(ids).logits[:, -1]
+        ids = torch.cat([ids, torch.multinomial(torch.softmax(next_logits, -1), 1)], dim=1)
+    response = ids[:, prompt_ids.shape[1]:]
+    is_eos = (response == policy.config.eos_token_id).long()
+    mask = (is_eos.cumsum(1) - is_eos == 0).float()  # valid up to and including the first EOS
+    return response, mask
+
+
+# %% nbgrader={"grade": false, "grade_id": "ppo_step", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def ppo_step(policy, reference, value_head, optimizer, prompt_ids: torch.Tensor, reward_fn, *,
+             max_new_tokens: int = 8, beta: float = 0.05, gamma: float = 1.0, lam: float = 0.95,
+             epochs: int = 4, clip_eps: float = 0.2, vf_coef: float = 0.5) -> dict:
+    """One PPO iteration: a rollout from `prompt_ids` (B, P), then `epochs` updates of policy and value head.
+
+    reward_fn(response (B, T) long, mask (B, T)) -> scores (B,). Returns float metrics reward, kl, clip_fraction.
+    """
+    ### BEGIN SOLUTION
+    P = prompt_ids.shape[1]
+
+    def logp_and_values(ids, response):
+        out = policy(ids, output_hidden_states=True)
+        logp = token_logprobs(out.logits[:, P - 1 : -1], response)  # logits at P-1+t score response token t
+        values = value_head(out.hidden_states[-1][:, P - 1 : -1]).squeeze(-1)
+        return logp, values
+
+    # 1-2. Rollout: everything here is a constant for the update.
+    with torch.no_grad():
+        response, mask = sample_responses(policy, prompt_ids, max_new_tokens)
+        ids = torch.cat([prompt_ids, response], dim=1)
+        old_logp, old_values = logp_and_values(ids, response)
+        ref_logp = token_logprobs(reference(ids).logits[:, P - 1 : -1], response)
+        scores = reward_fn(response, mask)
+        rewards = kl_penalized_rewards(scores, old_logp, ref_logp, mask, beta)
+        advantages, returns = gae(rewards, old_values, mask, gamma, lam)
+        advantages = masked_whiten(advantages, mask)
+    # 3. Several epochs on the same batch; old_logp, advantages and returns stay fixed.
+    for _ in range(epochs):
+        logp, values = logp_and_values(ids, response)
+        policy_loss, clip_fraction = ppo_policy_loss(logp, old_logp, advantages, mask, clip_eps)
+        loss = policy_loss + vf_coef * ppo_value_loss(values, old_values, returns, mask, clip_eps)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    k1 = kl_estimators(old_logp, ref_logp)[0]
+    return {"reward": scores.mean().item(), "kl": (k1 * mask).sum(-1).mean().item(),
+            "clip_fraction": clip_fraction.item()}
+    ### END SOLUTION
+
+
+# %% [markdown]
+# ## Training the tiny GPT-2 with PPO
+#
+# The reward is programmatic (no reward model to train): the fraction of the response's valid tokens whose
+# text contains the letter "e". The tiny GPT-2 has random weights, so its samples are gibberish, but gibberish
+# with a measurable preference. Watch the reward rise while the KL to the frozen reference stays bounded;
+# try `beta=0.0` to see the KL run away, or a larger `beta` to see it held closer.
+
+# %%
+def plot_history(history: list[dict]) -> None:
+    """Reward and KL to the reference per PPO step."""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3))
+    left.plot([h["reward"] for h in history])
+    left.set(xlabel="PPO step", ylabel="mean reward", title="reward")
+    right.plot([h["kl"] for h in history], color="tab:red")
+    right.set(xlabel="PPO step", ylabel="nats per response", title="KL to the reference (summed k1)")
+    fig.tight_layout()
+    plt.show()
+
+
+# %%
+policy, tokenizer, device = load_gpt2()
+reference = copy.deepcopy(policy).requires_grad_(False)
+value_head = torch.nn.Linear(policy.config.n_embd, 1).to(device)
+optimizer = torch.optim.Adam([*policy.parameters(), *value_head.parameters()], lr=1e-3)
+has_e = torch.tensor([float("e" in tokenizer.decode([i])) for i in range(policy.config.vocab_size)], device=device)
+
+
+def reward_fn(response, mask):
+    """Fraction of the valid response tokens whose text contains the letter e, (B,)."""
+    return (has_e[response] * mask).sum(-1) / mask.sum(-1)
+
+
+texts = ["Every morning I", "My sister gets", "On weekends we", "The kitchen table", "After breakfast she",
+         "In the garden", "The old dog", "When it rains"] * 2
+encoded = [tokenizer(t)["input_ids"] for t in texts]
+prompt_len = min(len(e) for e in encoded)
+prompt_ids = torch.tensor([e[:prompt_len] for e in encoded], device=device)  # equal lengths, no padding
+
+history = []
+progress = tqdm(range(40), desc="PPO")
+for step in progress:
+    history.append(ppo_step(policy, reference, value_head, optimizer, prompt_ids, reward_fn, beta=0.05))
+    progress.set_postfix(reward=f"{history[-1]['reward']:.3f}", kl=f"{history[-1]['kl']:.2f}")
+plot_history(history)
+
+# %% [markdown]
+# A few samples after training (valid tokens only: the EOS ends a response). Notice what else the policy
+# may have found: a response that ends early has fewer tokens to dilute its fraction of e's.
+
+# %%
+response, mask = sample_responses(policy, prompt_ids[:4], max_new_tokens=8)
+for prompt, ids, valid in zip(texts, response, mask):
+    print(repr(prompt), "->", repr(tokenizer.decode(ids[valid.bool()])))
