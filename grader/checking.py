@@ -268,6 +268,18 @@ def shape_hint(got: tuple[int, ...], expected: tuple[int, ...]) -> str:
     return "check which dimensions you reduce over"
 
 
+def weighted_grads(name: str, output: torch.Tensor, inputs: list[torch.Tensor],
+                   weights: torch.Tensor | None = None) -> list[torch.Tensor]:
+    """Gradients of ``sum(weights * output)`` with respect to ``inputs``; zeros for an input the output does
+    not depend on. Distinct weights per element make per-element scaling mistakes show in the gradient."""
+    objective = (output * weights).sum() if weights is not None else output.sum()
+    if not objective.requires_grad:
+        raise CheckFailed(f"{name}: the output carries no gradient", hint="do not detach the result or compute it "
+                          "under torch.no_grad(); it must be differentiable")
+    grads = torch.autograd.grad(objective, inputs, allow_unused=True)
+    return [torch.zeros_like(x) if g is None else g for g, x in zip(grads, inputs)]
+
+
 # ---------------------------------------------------------------------------------------------
 # Exercise modules and running them
 
