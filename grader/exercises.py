@@ -43,6 +43,7 @@ class Exercise:
 
 EXERCISES: tuple[Exercise, ...] = (
     Exercise("reward_model", "Reward models from human preferences"),
+    Exercise("ppo", "PPO with a KL-penalised reward"),
     Exercise("dpo", "Direct Preference Optimization"),
 )
 BY_ID = {e.id: e for e in EXERCISES}
