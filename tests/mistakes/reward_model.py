@@ -39,6 +39,12 @@ class pooler_output(RewardModel):
         return self.head(self.encoder(input_ids=input_ids, attention_mask=attention_mask).pooler_output).squeeze(-1)
 
 
+class head_without_relu(RewardModel):
+    def __init__(self, encoder, hidden=256, dropout=0.1, freeze_encoder=False):
+        super().__init__(encoder, hidden, dropout, freeze_encoder)
+        self.head = nn.Sequential(nn.Linear(encoder.config.hidden_size, hidden), nn.Dropout(dropout), nn.Linear(hidden, 1))
+
+
 class dropout_in_eval(nn.Module):
     """The head written out by hand, with the functional dropout (training=True by default)."""
 
