@@ -185,13 +185,14 @@ def _weights(shape, seed: int, ctx: Context) -> torch.Tensor:
     return ctx.tensor(0.5 + torch.rand(shape, generator=_gen(seed)))
 
 
-def call_pure(ctx: Context, name: str, *args, **kwargs):
-    """Call a learner function and fail if it modified any tensor argument in place."""
+def call_pure(ctx: Context, name: str, *args, changed_means: dict[int, str] | None = None, **kwargs):
+    """Call a learner function and fail if it modified any tensor argument in place; ``changed_means`` maps
+    an argument's index to the catalogued mistake that changing it indicates."""
     before = [a.detach().clone() if isinstance(a, torch.Tensor) else None for a in args]
     out = ctx.call(name, *args, **kwargs)
     for i, (a, b) in enumerate(zip(args, before)):
         if b is not None and not torch.equal(a.detach(), b):
-            mistake = "gae_modifies_values" if name == "gae" and i == 1 else None
+            mistake = (changed_means or {}).get(i)
             raise CheckFailed(f"{name} modified its argument #{i + 1} in place", expected="inputs left unchanged",
                               got="a changed input tensor", mistake=mistake,
                               hint=MISTAKES[mistake].hint if mistake else "work on copies: x * mask, not x[...] = 0 "
@@ -278,8 +279,9 @@ def check_masked_whiten(ctx: Context) -> dict:
 def check_kl_penalized_rewards(ctx: Context) -> dict:
     g = _gen(7)
     mask = padded_mask(ctx, [6, 3, 1], 6)
-    logp = with_garbage(ctx.tensor(-3.0 * torch.rand(3, 6, generator=g)), mask, 8).requires_grad_(True)
-    ref_logp = with_garbage(ctx.tensor(-3.0 * torch.rand(3, 6, generator=g)), mask, 9)
+    # Garbage of 20 to 40 at padding: large, yet exp() of it stays finite in float32.
+    logp = with_garbage(ctx.tensor(-3.0 * torch.rand(3, 6, generator=g)), mask, 8, scale=20.0).requires_grad_(True)
+    ref_logp = with_garbage(ctx.tensor(-3.0 * torch.rand(3, 6, generator=g)), mask, 9, scale=20.0)
     scores = ctx.tensor([1.5, -0.7, 2.0])
     out = call_pure(ctx, "kl_penalized_rewards", scores, logp, ref_logp, mask, 0.3)
     expect_tensor("kl_penalized_rewards", out, (3, 6), "rewards")
@@ -293,7 +295,7 @@ def check_gae(ctx: Context) -> dict:
     rewards = ctx.tensor(0.2 * torch.randn(3, 6, generator=g)) * mask  # zero at padding, as from the rewards
     rewards = rewards + ctx.tensor([[0.0] * 5 + [1.0], [0.0] * 3 + [-0.8, 0, 0], [0.0, 1.5] + [0.0] * 4])
     values = with_garbage(ctx.tensor(torch.randn(3, 6, generator=g)), mask, 11, scale=2.0).requires_grad_(True)
-    out = call_pure(ctx, "gae", rewards, values, mask, 0.9, 0.8)
+    out = call_pure(ctx, "gae", rewards, values, mask, 0.9, 0.8, changed_means={1: "gae_modifies_values"})
     if not (isinstance(out, (tuple, list)) and len(out) == 2):
         raise CheckFailed("gae must return a tuple (advantages, returns)", got=type(out).__name__)
     advantages, returns = out
