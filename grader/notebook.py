@@ -28,6 +28,7 @@ import select
 import signal
 import sys
 import time
+import traceback
 import warnings
 from typing import Any, Mapping
 
@@ -46,7 +47,9 @@ def grade(exercise: str, check: str, ns: Mapping[str, Any] | None = None) -> Non
 
     Returns nothing, so that a notebook shows only the pass line."""
     from grader.checking import checks_module
+    from grader.exercises import get
 
+    get(exercise)  # an unknown id fails here, naming the known ones
     if ns is None:
         ns = sys._getframe(1).f_globals  # the notebook's namespace, where the learner's functions live
     checks = {c.name: c for c in checks_module(exercise).CHECKS}
@@ -103,37 +106,47 @@ def _run_forked(exercise: str, check, ns: Mapping[str, Any], device, timeout_s: 
         warnings.simplefilter("ignore", DeprecationWarning)
         pid = os.fork()
     if pid == 0:  # the child: grade, send the outcome, and leave without running the kernel's exit hooks
+        code = 0
         try:
             os.close(read_end)
             _silence_child()
-            outcome = run_check(exercise, check, ns, device)
-            data = json.dumps(outcome.to_dict()).encode()
+            try:
+                message = {"outcome": run_check(exercise, check, ns, device).to_dict()}
+            except Exception:  # noqa: BLE001 - run_check reports every learner error; this is a grader bug
+                message = {"fatal": traceback.format_exc()}
+            data = json.dumps(message).encode()
             while data:
                 data = data[os.write(write_end, data):]
+        except SystemExit as exc:  # the learner's sys.exit(): a death like any other
+            code = exc.code if isinstance(exc.code, int) else 1
         finally:
-            os._exit(0)
+            os._exit(code)
     os.close(write_end)
-    chunks, deadline, timed_out = [], time.monotonic() + timeout_s, False
+    chunks, deadline, timed_out, finished = [], time.monotonic() + timeout_s, False, False
     try:
-        while True:
+        while not (timed_out or finished):
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([read_end], [], [], left)[0]:
                 timed_out = True
-                break
-            chunk = os.read(read_end, 1 << 16)
-            if not chunk:
-                break
-            chunks.append(chunk)
+            else:
+                chunks.append(os.read(read_end, 1 << 16))
+                finished = not chunks[-1]  # end of file: the child has sent all and is leaving
     finally:  # also on KeyboardInterrupt (nbgrader's cell timeout, or the stop button)
         os.close(read_end)
-        if timed_out or not chunks:
+        if not finished:
             _kill(pid)
         _, status = os.waitpid(pid, 0)
-    if chunks and not timed_out:
-        return Outcome(**json.loads(b"".join(chunks)))
+    try:
+        message = json.loads(b"".join(chunks)) if finished else {}
+    except ValueError:  # died halfway through sending
+        message = {}
+    if "fatal" in message:
+        raise RuntimeError("the grader itself failed (please report this):\n" + message["fatal"])
+    if "outcome" in message:
+        return Outcome(**message["outcome"])
     out = Outcome(exercise, check.name, "timeout" if timed_out else "error", max_points=check.points)
     if timed_out:
-        out.message = f"did not finish within {timeout_s:.0f} s"
+        out.message = f"did not finish within {timeout_s:.3g} s"
         out.hint = "an infinite loop, or a loop far longer than needed?"
     else:
         code = os.waitstatus_to_exitcode(status)

@@ -25,6 +25,7 @@ from grader.checking import checks_module, run_exercise
 from grader.exercises import EXERCISES
 from grader.learner import load_namespace
 from grader.nbgrader_course import CourseError, assignment_notebook, check_grade_id, write_course
+from grader.notebook import GradeFailed, definitions_and_grades, grade
 from tests.reference import ROOT, solution, with_mistake
 
 pytestmark = pytest.mark.nbgrader
@@ -131,7 +132,8 @@ def course(tmp_path_factory):
     feedback = nbgrader("generate_feedback", EXERCISE, cwd=course)
     export = nbgrader("export", "--to", "grades.csv", cwd=course)
     assert export.returncode == 0, export.stderr
-    return {"dir": course, "log": autograde.stderr, "feedback_log": feedback.stderr}
+    return {"dir": course, "log": autograde.stderr, "returncode": autograde.returncode,
+            "feedback_log": feedback.stderr}
 
 
 def cell_scores(course_dir: Path, student: str) -> dict[str, float]:
@@ -213,6 +215,7 @@ def test_bad_submissions_are_graded_with_a_reason(course):
     # No dpo.ipynb, or one that is not JSON: zero, and nbgrader's log says why.
     assert scores["missing"][0] == 0 and "Skipping unknown notebook" in course["log"]
     assert scores["notjson"][0] == 0 and "Notebook does not appear to be JSON" in course["log"]
+    assert course["returncode"] != 0  # nbgrader signals the unreadable submissions once all are graded
 
 
 def test_release_holds_no_solution_and_no_hidden_test(course):
@@ -274,3 +277,58 @@ def test_cli_needs_a_course_dir_and_prints_points(capsys):
     assert main(["nbgrader", "--points", EXERCISE]) == 0
     out = capsys.readouterr().out
     assert all(f"| {check_grade_id(c.name)} | {c.points} |" in out for c in checks_module(EXERCISE).CHECKS)
+
+
+# --- the in-notebook API, without nbgrader ------------------------------------------------------------
+
+
+def test_grade_prints_a_pass_line_or_raises_the_outcome(capsys):
+    grade(EXERCISE, "dpo_loss", solution(EXERCISE))
+    assert capsys.readouterr().out.strip() == "dpo_loss: passed (3/3 points)"
+    with pytest.raises(GradeFailed, match="not implemented yet") as failed:
+        grade(EXERCISE, "dpo_loss", load_namespace(ROOT / "exercises" / f"{EXERCISE}.py"))
+    assert failed.value._render_traceback_() == [f"GradeFailed: {failed.value}"]  # no source lines shown
+    with pytest.raises(GradeFailed, match="beta goes inside the sigmoid"):
+        grade(EXERCISE, "dpo_loss", with_mistake(EXERCISE, "beta_outside"))
+    with pytest.raises(ValueError, match="no check 'nope'"):
+        grade(EXERCISE, "nope", {})
+    with pytest.raises(KeyError, match="unknown exercise"):
+        grade("nope", "dpo_loss", {})
+
+
+def test_sys_exit_in_learner_code_is_a_death_not_a_pass():
+    ns = dict(solution(EXERCISE))
+    ns["dpo_loss"] = lambda *args, **kwargs: sys.exit(4)
+    with pytest.raises(GradeFailed, match=r"died \(exit code 4\)"):
+        grade(EXERCISE, "dpo_loss", ns)
+
+
+def test_autograde_kernel_runs_definitions_and_grade_calls_only():
+    import ast
+
+    source = ("import torch\nX = 3\ndef f():\n    return X\ntorch.manual_seed(0)\nfor i in range(10**9):\n    pass\n"
+              "f()\ngrade('dpo', 'dpo_loss')\nfrom grader import notebook\nnotebook.grade('dpo', 'dpo_step')\n")
+    kept = ast.unparse(definitions_and_grades(ast.parse(source)))
+    assert [line for line in kept.splitlines() if line] == ["import torch", "X = 3", "def f():", "    return X", "grade('dpo', 'dpo_loss')",
+                                 "from grader import notebook", "notebook.grade('dpo', 'dpo_step')"]
+
+
+def test_grading_never_reads_solutions(tmp_path):
+    """A learner's machine has no solutions/: every grade cell of the reference notebook passes while any
+    attempt to open a file under solutions/ kills the process (and a forked check's death fails it)."""
+    notebook = tmp_path / f"{EXERCISE}.ipynb"
+    nbformat.write(assignment_notebook(EXERCISE, ROOT), notebook)
+    script = f"""
+import os, sys
+forbidden = {str(ROOT / "solutions")!r}
+sys.addaudithook(lambda event, args: event == "open" and str(args[0]).startswith(forbidden) and os._exit(97))
+from grader.learner import load_namespace
+from grader.checking import checks_module
+from grader.notebook import grade
+ns = load_namespace({str(notebook)!r})
+for check in checks_module({EXERCISE!r}).CHECKS:
+    grade({EXERCISE!r}, check.name, ns)
+"""
+    r = run(sys.executable, "-c", script, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count("passed") == len(checks_module(EXERCISE).CHECKS)
