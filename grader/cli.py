@@ -97,10 +97,14 @@ def _print_details(e: dict) -> None:
 
 
 def cmd_check(args, table_only: bool = False) -> int:
-    from grader.supervise import grade
+    from grader.supervise import BadRequest, grade
 
     jobs = _resolve_jobs(args.exercises, args.file)
-    report = grade(jobs, device=args.device, timeout_scale=args.timeout_scale)
+    try:
+        report = grade(jobs, device=args.device, timeout_scale=args.timeout_scale)
+    except BadRequest as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
     summary = _summarise(report, jobs)
     ok = all(e["total"] and e["passed"] == e["total"] for e in summary) and not any(
         r["check"] == "(startup)" for r in report.results)

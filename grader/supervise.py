@@ -19,6 +19,10 @@ from typing import Callable, Iterable
 STARTUP_TIMEOUT_S = 300.0  # importing torch and building the tiny models the first time
 
 
+class BadRequest(Exception):
+    """The request cannot be graded here (e.g. a device this machine does not have)."""
+
+
 @dataclass
 class Report:
     device: str = ""
@@ -80,6 +84,9 @@ def grade(jobs: Iterable[tuple[str, str]], device: str | None = None, timeout_sc
                 report.results.append(event)
                 done.add((event["exercise"], event["check"]))
                 current, timeout = None, STARTUP_TIMEOUT_S
+            elif kind == "bad_request":
+                proc.wait()
+                raise BadRequest(event["message"])
             elif kind == "fatal":
                 proc.wait()
                 raise RuntimeError("the grader itself failed (please report this):\n" + event["traceback"])

@@ -4,7 +4,8 @@ It speaks JSON lines on a private copy of stdout; the learner's own prints go to
 learner printing megabytes cannot flood the report. The parent (``grader.supervise``) watches the
 events, kills the worker on a timeout or notes its death, and restarts it past the check that hung.
 
-Events: {"event": "device"}, {"event": "plan"}, {"event": "start"}, {"event": "result"}, {"event": "fatal"}.
+Events: {"event": "device"}, {"event": "plan"}, {"event": "start"}, {"event": "result"},
+{"event": "bad_request"} (e.g. a device this machine lacks), {"event": "fatal"} (a grader bug).
 """
 
 from __future__ import annotations
@@ -50,7 +51,11 @@ def main(argv: list[str]) -> int:
         from grader.devices import pick_device, prepare
         from grader.learner import LoadError, load_namespace
 
-        choice = pick_device(job.get("device"))
+        try:
+            choice = pick_device(job.get("device"))
+        except ValueError as exc:
+            emit(event="bad_request", message=str(exc))
+            return 2
         device = prepare(choice.device)
         emit(event="device", device=str(device), reason=choice.reason)
         skip = {tuple(s) for s in job.get("skip", [])}

@@ -45,6 +45,8 @@ def test_device_command_says_why():
     assert r.returncode == 0 and "device: cpu" in r.stdout and "no CUDA or MPS" in r.stdout
     r = cli("--device", "cuda", "device")
     assert r.returncode == 2 and "not available" in r.stderr
+    r = cli("--device", "cuda", "check", "dpo")
+    assert r.returncode == 2 and "not available" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
 def test_models_command_shows_cache_and_models():
