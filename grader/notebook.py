@@ -22,7 +22,9 @@ prints) are skipped and a stub's unfinished demo cannot slow or stop grading.
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
+import logging
 import os
 import select
 import signal
@@ -55,10 +57,27 @@ def grade(exercise: str, check: str, ns: Mapping[str, Any] | None = None) -> Non
     checks = {c.name: c for c in checks_module(exercise).CHECKS}
     if check not in checks:
         raise ValueError(f"exercise {exercise!r} has no check {check!r}; its checks: {', '.join(checks)}")
-    outcome = _run(exercise, checks[check], ns)
+    with _quiet():
+        outcome = _run(exercise, checks[check], ns)
     if not outcome.passed:
         raise GradeFailed(f"{outcome.describe()}\n({outcome.points}/{outcome.max_points} points)")
     print(f"{outcome.check}: passed ({outcome.points}/{outcome.max_points} points)")
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Keep everything grading writes out of the cell: nbgrader scores a grade cell 0 as soon as it shows
+    anything on stderr, a library's warning included. Learner prints go to a capped sink."""
+    from grader.worker import CappedSink
+
+    sink, disabled = CappedSink(), logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(disabled)
 
 
 def _run(exercise: str, check, ns: Mapping[str, Any]):
@@ -156,15 +175,17 @@ def _run_forked(exercise: str, check, ns: Mapping[str, Any], device, timeout_s: 
 
 
 def _silence_child() -> None:
-    """The child must not write to the kernel's channels: its prints go to a capped in-memory sink."""
+    """Nothing the child writes may reach the notebook (``_quiet`` already holds sys.stdout/stderr)."""
     import torch
-
-    from grader.worker import CappedSink
 
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
-    sys.stdout = sys.stderr = CappedSink()
+    # ipykernel forwards a forked child's writes to the kernel's streams into the cell, and objects made
+    # before the fork (logging handlers, progress bars) still hold those streams.
+    iostream = sys.modules.get("ipykernel.iostream")
+    if iostream is not None:
+        iostream.OutStream.write = lambda self, text: len(text)
     # OpenMP's worker threads do not survive fork; a parallel region would wait for them forever.
     torch.set_num_threads(1)
 

@@ -1,10 +1,11 @@
 """Real nbgrader on a temporary course, with the commands of guides/instructors.md.
 
-One course, one autograde run of the DPO assignment for a batch of students: the reference, the
-untouched released stub, one catalogued mistake per graded function, and bad submissions (a syntax
-error, a deleted and an edited grade cell with megabytes of output, an infinite loop, a dying kernel,
-a missing notebook, a notebook that is not JSON). Every exercise's generated notebook is checked structurally; the full
-nbgrader round trip runs on DPO only, to keep the suite fast.
+One course with every exercise, one autograde run for a batch of students. Every assignment gets its
+reference notebook (full marks). DPO, the full matrix, also gets the untouched released stub, one
+catalogued mistake per graded function, and bad submissions (a syntax error, a deleted and an edited
+grade cell with megabytes of output and warnings, an infinite loop, a dying kernel, a missing notebook,
+a notebook that is not JSON). The rest of the catalogue is the meta-tests' job (tests/grader_meta.py);
+here one kernel per submission would cost seconds each.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from tests.reference import ROOT, solution, with_mistake
 
 pytestmark = pytest.mark.nbgrader
 
-EXERCISE = "dpo"
+EXERCISE = "dpo"  # the full matrix; the other exercises get their reference graded
+IDS = [e.id for e in EXERCISES]
 COURSE_ID = "rlhf-course"
 # The kernel imports the catalogue (tests.mistakes) for the mistaken submissions; time limits shrink 20x.
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
@@ -97,8 +99,9 @@ def submissions(source, release) -> dict[str, tuple[str, str]]:
     broken = copy.deepcopy(source)
     defining_cell(broken, "dpo_loss").source = "def dpo_loss(((:\n    pass"
     nbs["syntax"] = broken
-    tampered = with_body(source, "sequence_logps",  # correct, but loud
-                         'print("x" * 5_000_000)\n    ' + solution_body(source, "sequence_logps"))
+    loud = ('import logging, sys, warnings\n    print("x" * 5_000_000)\n    print("on stderr", file=sys.stderr)\n    '
+            'warnings.warn("a warning")\n    logging.getLogger("transformers").warning("a library warning")\n    ')
+    tampered = with_body(source, "sequence_logps", loud + solution_body(source, "sequence_logps"))  # correct
     tampered.cells.remove(cell(tampered, check_grade_id("dpo_loss")))
     cell(tampered, check_grade_id("dpo_step")).source = "pass  # full marks, please"
     nbs["tampered"] = tampered
@@ -118,18 +121,22 @@ def course(tmp_path_factory):
     """The guide's sequence: rlhf-course nbgrader, generate_assignment, submissions, autograde,
     generate_feedback, export to CSV."""
     course = tmp_path_factory.mktemp("course")
-    r = run(sys.executable, "-m", "grader.cli", "nbgrader", str(course), EXERCISE, "--hidden-tests", cwd=ROOT)
+    r = run(sys.executable, "-m", "grader.cli", "nbgrader", str(course), "--hidden-tests", cwd=ROOT)
     assert r.returncode == 0, r.stderr
-    r = nbgrader("generate_assignment", EXERCISE, cwd=course)
+    r = nbgrader("generate_assignment", "*", cwd=course)
     assert r.returncode == 0, r.stderr
+    for exercise in IDS:
+        folder = course / "submitted" / "reference" / exercise
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{exercise}.ipynb").write_bytes((course / "source" / exercise / f"{exercise}.ipynb").read_bytes())
     source = nbformat.read(course / "source" / EXERCISE / f"{EXERCISE}.ipynb", as_version=4)
     release = nbformat.read(course / "release" / EXERCISE / f"{EXERCISE}.ipynb", as_version=4)
     for student, (name, text) in submissions(source, release).items():
         folder = course / "submitted" / student / EXERCISE
-        folder.mkdir(parents=True)
+        folder.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text)
-    autograde = nbgrader("autograde", EXERCISE, cwd=course)
-    feedback = nbgrader("generate_feedback", EXERCISE, cwd=course)
+    autograde = nbgrader("autograde", "*", cwd=course)
+    feedback = nbgrader("generate_feedback", "*", cwd=course)
     export = nbgrader("export", "--to", "grades.csv", cwd=course)
     assert export.returncode == 0, export.stderr
     return {"dir": course, "log": autograde.stderr, "returncode": autograde.returncode,
@@ -144,9 +151,10 @@ def cell_scores(course_dir: Path, student: str) -> dict[str, float]:
         return {g.name: g.score for g in nb.grades}
 
 
-def csv_scores(course_dir: Path) -> dict[str, tuple[float, float]]:
+def csv_scores(course_dir: Path, assignment: str = EXERCISE) -> dict[str, tuple[float, float]]:
     with open(course_dir / "grades.csv", newline="") as f:
-        return {row["student_id"]: (float(row["score"]), float(row["max_score"])) for row in csv.DictReader(f)}
+        return {row["student_id"]: (float(row["score"]), float(row["max_score"])) for row in csv.DictReader(f)
+                if row["assignment"] == assignment}
 
 
 def outputs(course_dir: Path, student: str, grade_id: str) -> str:
@@ -160,6 +168,12 @@ def expected_points(ns) -> dict[str, int]:
 
 
 # --- tests ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exercise", IDS)
+def test_every_reference_gets_full_marks(course, exercise):
+    total = sum(c.points for c in checks_module(exercise).CHECKS)
+    assert csv_scores(course["dir"], exercise)["reference"] == (total, total)
 
 
 def test_every_student_is_in_the_csv_and_the_batch_finished(course):
@@ -198,8 +212,9 @@ def test_bad_submissions_are_graded_with_a_reason(course):
     assert cell_scores(d, "syntax") == {"check_sequence_logps": 2, "check_dpo_loss": 0,
                                         "check_dpo_loss_variants": 0, "check_dpo_step": 0}
     assert "no function or class named `dpo_loss`" in outputs(d, "syntax", "check_dpo_loss")
-    # A deleted grade cell comes back and an edited one is restored: a correct, if loud, submission
-    # keeps full marks, and its megabytes of prints do not bloat the autograded notebook.
+    # A deleted grade cell comes back and an edited one is restored: a correct, if loud, submission keeps
+    # full marks (nbgrader zeroes a grade cell that shows stderr), and its megabytes of prints do not
+    # bloat the autograded notebook.
     assert scores["tampered"][0] == scores["reference"][0]
     assert "Missing grade cell check_dpo_loss" in course["log"]
     assert "check_dpo_step has changed" in course["log"]
@@ -218,13 +233,14 @@ def test_bad_submissions_are_graded_with_a_reason(course):
     assert course["returncode"] != 0  # nbgrader signals the unreadable submissions once all are graded
 
 
-def test_release_holds_no_solution_and_no_hidden_test(course):
-    release = course["dir"] / "release" / EXERCISE
-    assert [p.name for p in release.iterdir()] == [f"{EXERCISE}.ipynb"]
+@pytest.mark.parametrize("exercise", IDS)
+def test_release_holds_no_solution_and_no_hidden_test(course, exercise):
+    release = course["dir"] / "release" / exercise
+    assert [p.name for p in release.iterdir()] == [f"{exercise}.ipynb"]
     assert not list((course["dir"] / "source").rglob("*.py"))
-    text = (release / f"{EXERCISE}.ipynb").read_text()
+    text = (release / f"{exercise}.ipynb").read_text()
     assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text and "grader.notebook" not in text
-    source = nbformat.read(course["dir"] / "source" / EXERCISE / f"{EXERCISE}.ipynb", as_version=4)
+    source = nbformat.read(course["dir"] / "source" / exercise / f"{exercise}.ipynb", as_version=4)
     for c in source.cells:
         for region in c.source.split("### BEGIN SOLUTION")[1:]:
             for line in region.split("### END SOLUTION")[0].splitlines():
@@ -234,15 +250,16 @@ def test_release_holds_no_solution_and_no_hidden_test(course):
 
 def test_feedback_shows_reasons_but_no_hidden_test(course):
     feedback = course["dir"] / "feedback"
+    for page in feedback.glob("*/*/*.html"):
+        html = page.read_text()
+        assert "HIDDEN TESTS" not in html and "grader.notebook" not in html, page
     pages = {p.parts[-3]: p.read_text() for p in feedback.glob(f"*/{EXERCISE}/{EXERCISE}.html")}
     assert {"reference", "stub", "loop", "dies"} <= set(pages), course["feedback_log"]
-    for student, html in pages.items():
-        assert "HIDDEN TESTS" not in html and "grader.notebook" not in html, student
     assert "not implemented yet" in pages["stub"]
     assert "did not finish within" in pages["loop"]
 
 
-@pytest.mark.parametrize("exercise", [e.id for e in EXERCISES])
+@pytest.mark.parametrize("exercise", IDS)
 @pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
 def test_one_locked_grade_cell_per_check_after_its_functions(exercise, hidden):
     nb = assignment_notebook(exercise, ROOT, hidden_tests=hidden)
