@@ -11,7 +11,7 @@ import copy
 
 import torch
 
-from grader.checking import Check, CheckFailed, Context, Mistake, expect_tensor
+from grader.checking import Check, CheckFailed, Context, Mistake, expect_tensor, weighted_grads
 
 BETA = 0.3
 
@@ -124,13 +124,7 @@ WEIGHTS = torch.tensor([1.0, 0.5, -0.75, 2.0])
 
 
 def _grad(output: torch.Tensor, inputs: list[torch.Tensor], ctx: Context, name: str):
-    weights = WEIGHTS[: output.shape[0]].to(ctx.device, output.dtype) if output.dim() else None
-    objective = (output * weights).sum() if weights is not None else output
-    if not objective.requires_grad:
-        raise CheckFailed(f"{name}: the output carries no gradient", hint="do not detach the loss or "
-                          "wrap it in torch.no_grad(); the loss must be differentiable")
-    grads = torch.autograd.grad(objective, inputs, allow_unused=True)
-    return [torch.zeros_like(x) if g is None else g for g, x in zip(grads, inputs)]
+    return weighted_grads(name, output, inputs, WEIGHTS[: output.shape[0]].to(ctx.device, output.dtype))
 
 
 # --- checks ----------------------------------------------------------------------------------
