@@ -34,6 +34,8 @@ import traceback
 import warnings
 from typing import Any, Mapping
 
+from grader.messages import DIED_HINT, TIMEOUT_HINT, died_message, timeout_message
+
 TIMEOUT_SCALE_VAR = "RLHF_COURSE_TIMEOUT_SCALE"  # multiplies every check's time limit (slow machines, tests)
 
 
@@ -165,12 +167,10 @@ def _run_forked(exercise: str, check, ns: Mapping[str, Any], device, timeout_s: 
         return Outcome(**message["outcome"])
     out = Outcome(exercise, check.name, "timeout" if timed_out else "error", max_points=check.points)
     if timed_out:
-        out.message = f"did not finish within {timeout_s:.3g} s"
-        out.hint = "an infinite loop, or a loop far longer than needed?"
+        out.message, out.hint = timeout_message(timeout_s), TIMEOUT_HINT
     else:
         code = os.waitstatus_to_exitcode(status)
-        out.message = f"the grading process died (exit code {code}) while running it"
-        out.hint = "your code ended the interpreter: os._exit/sys.exit, a crash, or running out of memory"
+        out.message, out.hint = died_message(code), DIED_HINT
     return out
 
 

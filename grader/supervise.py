@@ -16,6 +16,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from grader.messages import DIED_HINT, TIMEOUT_HINT, died_message, timeout_message
+
 STARTUP_TIMEOUT_S = 300.0  # importing torch and building the tiny models the first time
 
 
@@ -61,16 +63,12 @@ def grade(jobs: Iterable[tuple[str, str]], device: str | None = None, timeout_sc
                 proc.kill()
                 proc.wait()
                 restart = _record_failure(report, done, current, "timeout",
-                                          f"did not finish within {timeout * timeout_scale:.0f} s",
-                                          "an infinite loop, or a loop far longer than needed?")
+                                          timeout_message(timeout * timeout_scale), TIMEOUT_HINT)
                 break
             if line is None:
                 code = proc.wait()
                 if code != 0 or current is not None:
-                    restart = _record_failure(
-                        report, done, current, "error",
-                        f"the grading process died (exit code {code}) while running it",
-                        "your code ended the interpreter: os._exit/sys.exit, a crash, or running out of memory")
+                    restart = _record_failure(report, done, current, "error", died_message(code), DIED_HINT)
                 break
             event = json.loads(line)
             kind = event.pop("event")
