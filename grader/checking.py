@@ -148,12 +148,29 @@ class Context:
             raise NotImplementedYet(name) from exc
         except (CheckFailed, NotImplementedYet):
             raise
+        except TypeError as exc:
+            if exc.__traceback__ is not None and exc.__traceback__.tb_next is None:
+                # Raised by the call itself, before any learner line ran: the signature is wrong.
+                raise CheckFailed(f"`{name}` cannot be called as the exercise specifies: {exc}",
+                                  expected="the parameters given in the exercise's stub",
+                                  got=f"{name}{_signature(func)}",
+                                  hint="keep the parameter names, order and defaults of the stub") from None
+            raise LearnerError(name, exc, learner_frames(exc, self.learner_files)) from exc
         except Exception as exc:  # noqa: BLE001 - any learner error becomes a report, not a traceback wall
             raise LearnerError(name, exc, learner_frames(exc, self.learner_files)) from exc
 
     def tensor(self, data, requires_grad: bool = False) -> torch.Tensor:
         t = torch.as_tensor(data, dtype=self.dtype).to(self.device)
         return t.requires_grad_(requires_grad)
+
+
+def _signature(func: Callable) -> str:
+    import inspect
+
+    try:
+        return str(inspect.signature(func))
+    except (TypeError, ValueError):
+        return "(...)"
 
 
 def learner_frames(exc: BaseException, learner_files: tuple[str, ...]) -> str:
@@ -219,11 +236,11 @@ def compare(ctx: Context, observed: dict[str, torch.Tensor], expected: dict[str,
         if all(close(observed[k], obs[k], 1e-3, 1e-4) for k in obs):
             key, mistake = wrong[0], catalogue[mistake_id]
             where = "" if mistake.function == ctx.check.functions[0] else f"in `{mistake.function}`: "
-            raise CheckFailed(f"{describe.get(key, key)} differs from the reference",
+            raise CheckFailed(f"mismatch in {describe.get(key, key)}",
                               expected=expected[key], got=observed[key],
                               hint=where + mistake.hint, mistake=mistake_id)
     key = wrong[0]
-    raise CheckFailed(f"{describe.get(key, key)} differs from the reference",
+    raise CheckFailed(f"mismatch in {describe.get(key, key)}",
                       expected=expected[key], got=observed[key], hint=generic_hint(observed[key], expected[key]))
 
 

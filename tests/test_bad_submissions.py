@@ -80,3 +80,13 @@ def test_nan_and_wrong_shapes_are_named(tmp_path):
     path = with_body(tmp_path, "sequence_logps", "return logits[:, 0, 0] * float('nan')")
     _, checks = check_json(path)
     assert "NaN" in checks["sequence_logps"]["message"]
+
+
+def test_a_changed_signature_is_named_not_blamed_on_the_grader(tmp_path):
+    path = tmp_path / "submission.py"
+    path.write_text(SOLUTION.replace("    policy_chosen_logps: torch.Tensor,\n",
+                                     "    policy_chosen_logps: torch.Tensor,\n    extra_arg,\n", 1))
+    _, checks = check_json(path)
+    c = checks["dpo_loss"]
+    assert c["status"] == "fail" and "cannot be called as the exercise specifies" in c["message"]
+    assert "extra_arg" in c["got"] and "signature" not in c["got"] and "checking.py" not in c["got"]
