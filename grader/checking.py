@@ -23,6 +23,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from grader.devices import pick_device, prepare, tolerance
+from grader.learner import SKIPPED_NAMES
 
 REFERENCE_DIR = Path(__file__).parent / "reference"
 GRADE_DTYPE = torch.float32  # every device has it; references are computed in float64 on the CPU
@@ -107,9 +108,9 @@ class NotImplementedYet(Exception):
 class LearnerError(Exception):
     """The learner's code raised; ``where`` points at the learner's own line."""
 
-    def __init__(self, function: str, exc: BaseException, where: str):
+    def __init__(self, function: str, exc: BaseException, where: str, hint: str | None = None):
         super().__init__(f"{function} raised {type(exc).__name__}: {exc}")
-        self.where = where
+        self.where, self.hint = where, hint
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,6 +157,13 @@ class Context:
                                   got=f"{name}{_signature(func)}",
                                   hint="keep the parameter names, order and defaults of the stub") from None
             raise LearnerError(name, exc, learner_frames(exc, self.learner_files)) from exc
+        except NameError as exc:
+            error = LearnerError(name, exc, learner_frames(exc, self.learner_files))
+            if getattr(exc, "name", None) in self.ns.get(SKIPPED_NAMES, ()):
+                error.hint = (f"`{exc.name}` is set by a top-level statement that calls something; the grader runs "
+                              f"only imports, functions, classes and constant assignments, so define `{exc.name}` "
+                              f"inside your function (or as a plain constant)")
+            raise error from exc
         except Exception as exc:  # noqa: BLE001 - any learner error becomes a report, not a traceback wall
             raise LearnerError(name, exc, learner_frames(exc, self.learner_files)) from exc
 
@@ -327,7 +335,7 @@ def run_check(exercise: str, check: Check, ns: Mapping[str, Any], device: torch.
             out.status = "missing"
     except LearnerError as exc:
         out.status, out.message, out.got = "error", str(exc), exc.where
-        out.hint = "your code raised an exception; the line above is where (in your file)"
+        out.hint = exc.hint or "your code raised an exception; the line above is where (in your file)"
     out.seconds = round(time.perf_counter() - start, 3)
     return out
 

@@ -30,9 +30,22 @@ def _is_constant_assignment(node: ast.stmt) -> bool:
     return value is not None and all(isinstance(n, _CONSTANT_NODES) for n in ast.walk(value))
 
 
+SKIPPED_NAMES = "__grader_skipped_names__"  # names assigned only by statements the grader does not run
+
+
 def keep_definitions(tree: ast.Module) -> ast.Module:
     body = [n for n in tree.body if isinstance(n, _DEFINITIONS) or _is_constant_assignment(n)]
     return ast.Module(body=body, type_ignores=[])
+
+
+def skipped_names(tree: ast.Module) -> set[str]:
+    """Names bound by top-level assignments that ``keep_definitions`` drops."""
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and not _is_constant_assignment(node):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return names
 
 
 def code_cells(path: Path) -> list[tuple[str, str]]:
@@ -63,12 +76,13 @@ def load_namespace(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
         raise LoadError(f"{path} does not exist")
-    ns: dict = {"__name__": "learner_module", "__file__": str(path)}
+    ns: dict = {"__name__": "learner_module", "__file__": str(path), SKIPPED_NAMES: set()}
     for label, source in code_cells(path):
         try:
             tree = ast.parse(source, filename=label)
         except SyntaxError as exc:
             raise LoadError(f"syntax error in {label}, line {exc.lineno}: {exc.msg}\n    {(exc.text or '').rstrip()}") from None
+        ns[SKIPPED_NAMES] |= skipped_names(tree)
         try:
             exec(compile(keep_definitions(tree), label, "exec"), ns)  # noqa: S102 - running learner code is the point
         except Exception as exc:  # noqa: BLE001

@@ -218,7 +218,14 @@ def definitions_and_grades(tree: ast.Module) -> ast.Module:
 
 
 class _DefinitionsOnly(ast.NodeTransformer):
+    def __init__(self, user_ns: dict):
+        self.user_ns = user_ns
+
     def visit_Module(self, node: ast.Module) -> ast.Module:
+        from grader.learner import SKIPPED_NAMES, skipped_names
+
+        # Remembered so that a NameError on a skipped name is explained, as `rlhf-course check` does.
+        self.user_ns.setdefault(SKIPPED_NAMES, set()).update(skipped_names(node))
         return definitions_and_grades(node)
 
 
@@ -229,4 +236,4 @@ def autograde_kernel() -> None:
     shell = get_ipython()
     if shell is None:
         raise RuntimeError("autograde_kernel() runs inside an IPython kernel")
-    shell.ast_transformers.append(_DefinitionsOnly())
+    shell.ast_transformers.append(_DefinitionsOnly(shell.user_ns))

@@ -90,3 +90,12 @@ def test_a_changed_signature_is_named_not_blamed_on_the_grader(tmp_path):
     c = checks["dpo_loss"]
     assert c["status"] == "fail" and "cannot be called as the exercise specifies" in c["message"]
     assert "extra_arg" in c["got"] and "signature" not in c["got"] and "checking.py" not in c["got"]
+
+
+def test_a_name_set_by_a_skipped_statement_gets_an_explanation(tmp_path):
+    path = with_body(tmp_path, "dpo_loss", "return SHIFT + 1")
+    path.write_text(path.read_text() + "\nSHIFT = torch.zeros(1)\n")
+    _, checks = check_json(path)
+    c = checks["dpo_loss"]
+    assert c["status"] == "error" and "NameError" in c["message"]
+    assert "SHIFT" in c["hint"] and "only imports, functions, classes and constant assignments" in c["hint"]

@@ -349,3 +349,19 @@ for check in checks_module({EXERCISE!r}).CHECKS:
     r = run(sys.executable, "-c", script, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.count("passed") == len(checks_module(EXERCISE).CHECKS)
+
+
+def test_autograde_kernel_remembers_what_it_skipped_so_a_name_error_is_explained():
+    import ast
+
+    from grader.learner import SKIPPED_NAMES
+    from grader.notebook import _DefinitionsOnly
+
+    user_ns = {}
+    tree = _DefinitionsOnly(user_ns).visit(ast.parse("import torch\nEPS = torch.tensor(1e-8)\nX = 3\n"))
+    assert user_ns[SKIPPED_NAMES] == {"EPS"} and "EPS" not in ast.unparse(tree)
+    ns = dict(solution(EXERCISE))
+    exec("def dpo_loss(*args, **kwargs):\n    return EPS\n", ns)
+    ns[SKIPPED_NAMES] = user_ns[SKIPPED_NAMES]
+    with pytest.raises(GradeFailed, match="define `EPS` inside your function"):
+        grade(EXERCISE, "dpo_loss", ns)
