@@ -293,6 +293,11 @@ def shape_hint(got: tuple[int, ...], expected: tuple[int, ...]) -> str:
     return "check which dimensions you reduce over"
 
 
+def seeded(seed: int) -> torch.Generator:
+    """A CPU generator: check inputs are drawn on the CPU, so they are the same on every device."""
+    return torch.Generator().manual_seed(seed)
+
+
 def weighted_grads(name: str, output: torch.Tensor, inputs: list[torch.Tensor],
                    weights: torch.Tensor | None = None) -> list[torch.Tensor]:
     """Gradients of ``sum(weights * output)`` with respect to ``inputs``; zeros for an input the output does

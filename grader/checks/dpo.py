@@ -11,7 +11,7 @@ import copy
 
 import torch
 
-from grader.checking import Check, CheckFailed, Context, Mistake, expect_tensor, weighted_grads
+from grader.checking import Check, CheckFailed, Context, Mistake, expect_tensor, seeded, weighted_grads
 
 BETA = 0.3
 
@@ -87,13 +87,9 @@ OBSERVATIONS = {
 # --- inputs ----------------------------------------------------------------------------------
 
 
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
 def logps_inputs(ctx: Context):
     """B=3, T=9, V=11. Position-dependent logits; prompts of 2, 3, 1 tokens; 0, 2, 3 padding tokens."""
-    g = _gen(1)
+    g = seeded(1)
     B, T, V = 3, 9, 11
     position_bias = torch.linspace(-2.0, 2.0, T).view(1, T, 1) * torch.linspace(1.0, -1.0, V).view(1, 1, V)
     logits = 2.0 * torch.randn(B, T, V, generator=g) + 3.0 * position_bias
@@ -192,7 +188,7 @@ def check_dpo_loss_variants(ctx: Context) -> dict:
 
 def step_batch(ctx: Context, vocab: int) -> dict:
     """B=3 pairs sharing prompts; chosen/rejected responses of unequal lengths; right padding."""
-    g = _gen(7)
+    g = seeded(7)
     prompts = [3, 5, 2]
     lengths = {"chosen": [6, 2, 4], "rejected": [3, 5, 1]}
     batch = {}
@@ -228,7 +224,7 @@ def check_dpo_step(ctx: Context) -> dict:
     model, _, _ = load_gpt2(device=ctx.device)
     reference = model.to(ctx.dtype).requires_grad_(False)
     policy = copy.deepcopy(reference).requires_grad_(True)
-    g = _gen(3)
+    g = seeded(3)
     with torch.no_grad():  # policy != reference, so the reference log-probs matter
         for _, p in sorted(policy.named_parameters()):
             p.add_(0.05 * torch.randn(p.shape, generator=g).to(p.device, p.dtype))
@@ -253,7 +249,7 @@ def check_dpo_step(ctx: Context) -> dict:
                           mistake="reference_gets_gradients")
     # The update, projected on 8 fixed random directions: sensitive to any difference, small to store.
     delta = torch.cat([(p.detach() - before[n]).flatten().cpu().double() for n, p in sorted(policy.named_parameters())])
-    directions = torch.randn(8, delta.numel(), generator=_gen(11), dtype=torch.float64)
+    directions = torch.randn(8, delta.numel(), generator=seeded(11), dtype=torch.float64)
     return {"step_losses": torch.tensor(losses), "step_metrics": torch.tensor(metrics),
             "update": directions @ delta}
 

@@ -15,7 +15,7 @@ import copy
 
 import torch
 
-from grader.checking import Check, CheckFailed, Context, Mistake, expect_tensor, weighted_grads
+from grader.checking import Check, CheckFailed, Context, Mistake, expect_tensor, seeded, weighted_grads
 
 MISTAKES: dict[str, Mistake] = {
     # token_logprobs
@@ -165,10 +165,6 @@ OBSERVATIONS = {
 # --- inputs ----------------------------------------------------------------------------------
 
 
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
 def padded_mask(ctx: Context, lengths: list[int], T: int) -> torch.Tensor:
     """(B, T) float mask of 1.0 on the first lengths[b] positions of each row."""
     return ctx.tensor((torch.arange(T).view(1, T) < torch.tensor(lengths).view(-1, 1)).float())
@@ -176,13 +172,13 @@ def padded_mask(ctx: Context, lengths: list[int], T: int) -> torch.Tensor:
 
 def with_garbage(x: torch.Tensor, mask: torch.Tensor, seed: int, scale: float = 50.0) -> torch.Tensor:
     """x with large values at padding: any computation that reads padding shows."""
-    noise = scale * (1.0 + torch.rand(x.shape, generator=_gen(seed))).to(x.device, x.dtype)
+    noise = scale * (1.0 + torch.rand(x.shape, generator=seeded(seed))).to(x.device, x.dtype)
     return torch.where(mask > 0, x, noise)
 
 
 def _weights(shape, seed: int, ctx: Context) -> torch.Tensor:
     """Distinct weights per element: the gradient of sum(w * out) shows per-element scaling mistakes."""
-    return ctx.tensor(0.5 + torch.rand(shape, generator=_gen(seed)))
+    return ctx.tensor(0.5 + torch.rand(shape, generator=seeded(seed)))
 
 
 def call_pure(ctx: Context, name: str, *args, changed_means: dict[int, str] | None = None, **kwargs):
@@ -214,7 +210,7 @@ def expect_scalar(name: str, x, what: str = "loss") -> torch.Tensor:
 
 
 def check_token_logprobs(ctx: Context) -> dict:
-    g = _gen(1)
+    g = seeded(1)
     B, T, V = 3, 6, 11
     position_bias = torch.linspace(-2.0, 2.0, T).view(1, T, 1) * torch.linspace(1.0, -1.0, V).view(1, 1, V)
     logits = ctx.tensor(1.5 * torch.randn(B, T, V, generator=g) + 2.0 * position_bias, requires_grad=True)
@@ -256,7 +252,7 @@ def check_kl_estimators(ctx: Context) -> dict:
 def masked_inputs(ctx: Context):
     """x (3, 6) with rows of 6, 4 and 2 valid tokens and large values at padding."""
     mask = padded_mask(ctx, [6, 4, 2], 6)
-    x = ctx.tensor(torch.randn(3, 6, generator=_gen(4)) * torch.tensor([[1.0], [2.0], [0.5]]) + 0.7)
+    x = ctx.tensor(torch.randn(3, 6, generator=seeded(4)) * torch.tensor([[1.0], [2.0], [0.5]]) + 0.7)
     return with_garbage(x, mask, 5).requires_grad_(True), mask
 
 
@@ -277,7 +273,7 @@ def check_masked_whiten(ctx: Context) -> dict:
 
 
 def check_kl_penalized_rewards(ctx: Context) -> dict:
-    g = _gen(7)
+    g = seeded(7)
     mask = padded_mask(ctx, [6, 3, 1], 6)
     # Garbage of 20 to 40 at padding: large, yet exp() of it stays finite in float32.
     logp = with_garbage(ctx.tensor(-3.0 * torch.rand(3, 6, generator=g)), mask, 8, scale=20.0).requires_grad_(True)
@@ -290,7 +286,7 @@ def check_kl_penalized_rewards(ctx: Context) -> dict:
 
 
 def check_gae(ctx: Context) -> dict:
-    g = _gen(10)
+    g = seeded(10)
     mask = padded_mask(ctx, [6, 4, 2], 6)
     rewards = ctx.tensor(0.2 * torch.randn(3, 6, generator=g)) * mask  # zero at padding, as from the rewards
     rewards = rewards + ctx.tensor([[0.0] * 5 + [1.0], [0.0] * 3 + [-0.8, 0, 0], [0.0, 1.5] + [0.0] * 4])
@@ -306,7 +302,7 @@ def check_gae(ctx: Context) -> dict:
 
 
 def check_reinforce_loss(ctx: Context) -> dict:
-    g = _gen(12)
+    g = seeded(12)
     mask = padded_mask(ctx, [6, 4, 2], 6)
     logp = with_garbage(ctx.tensor(-3.0 * torch.rand(3, 6, generator=g)), mask, 13).requires_grad_(True)
     advantages = with_garbage(ctx.tensor(torch.randn(3, 6, generator=g)), mask, 14).requires_grad_(True)
@@ -327,7 +323,7 @@ def policy_inputs(ctx: Context):
     clipped tokens and one in the band; padding holds extreme ratios and advantages."""
     ratio = torch.tensor([[1.4, 0.6, 0.5, 1.5, 1.1, 0.9], [1.3, 0.7, 1.05, 3.0, 0.2, 0.9]])
     advantages = torch.tensor([[2.0, 0.5, -1.0, -1.5, 0.8, -0.3], [1.2, -0.7, -2.0, 5.0, -4.0, 3.0]])
-    old_logp = -torch.rand(2, 6, generator=_gen(15)) * 3.0
+    old_logp = -torch.rand(2, 6, generator=seeded(15)) * 3.0
     mask = padded_mask(ctx, [6, 3], 6)
     return (ctx.tensor(old_logp + ratio.log(), requires_grad=True), ctx.tensor(old_logp, requires_grad=True),
             ctx.tensor(advantages, requires_grad=True), mask)
@@ -382,7 +378,7 @@ MAX_KL = 6.0  # nats per 8-token response; correct loops end near 2-3, without t
 def evaluate(policy, reference, prompts: torch.Tensor, target: torch.Tensor) -> tuple[float, float]:
     """Expected reward and exact KL(policy || reference) of 8-token continuations, along 4 samples per
     prompt drawn with the grader's own generator (so any sampling code of the learner's is irrelevant)."""
-    g = _gen(21)
+    g = seeded(21)
     ids = prompts.repeat(4, 1)
     hits = kl = torch.zeros(ids.shape[0], device=ids.device)
     for _ in range(NEW_TOKENS):
@@ -432,7 +428,7 @@ def run_ppo_loop(ctx: Context) -> dict:
     reference = model.to(ctx.dtype).requires_grad_(False)
     policy = copy.deepcopy(reference).requires_grad_(True)
     V, H = model.config.vocab_size, model.config.n_embd
-    g = _gen(5)
+    g = seeded(5)
     target = torch.zeros(V)
     target[torch.randperm(V - 1, generator=g)[: V // 4] + 1] = 1.0  # a quarter of the vocabulary, never EOS
     target = target.to(ctx.device, ctx.dtype)

@@ -17,7 +17,8 @@ from importlib.resources import files
 import torch
 import torch.nn as nn
 
-from grader.checking import Check, CheckFailed, Context, LearnerError, Mistake, expect_tensor, weighted_grads
+from grader.checking import (Check, CheckFailed, Context, LearnerError, Mistake, expect_tensor, seeded,
+                             weighted_grads)
 
 MISTAKES: dict[str, Mistake] = {
     # RewardModel
@@ -105,10 +106,6 @@ TRAIN_STEPS, TRAIN_BATCH, TRAIN_LR = 30, 8, 1e-3
 MIN_HELD_OUT_ACCURACY = 0.8  # the reference reaches 0.95-1.0 from any seed; chance is 0.5
 
 
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
 def autograd_ops(t: torch.Tensor) -> set[str]:
     """Names of the autograd nodes that built ``t`` (e.g. ``SigmoidBackward0``): how it was computed."""
     names, seen, stack = set(), set(), [t.grad_fn]
@@ -138,7 +135,7 @@ def fresh_encoder(ctx: Context, perturb: bool = True) -> nn.Module:
     so reading the wrong position or attending to padding changes rewards by much more than the tolerance."""
     encoder = copy.deepcopy(_tiny_bert()[0])
     if perturb:
-        g = _gen(5)
+        g = seeded(5)
         with torch.no_grad():
             for _, p in sorted(encoder.named_parameters()):
                 p.add_(0.1 * torch.randn(p.shape, generator=g))
@@ -176,7 +173,7 @@ def build_model(ctx: Context, freeze: bool = False) -> tuple[nn.Module, nn.Modul
     encoder = fresh_encoder(ctx)
     model = ctx.call("RewardModel", encoder, hidden=HIDDEN, dropout=DROPOUT, freeze_encoder=freeze)
     first, last = head_linears(model, encoder, HIDDEN)
-    g = _gen(9)
+    g = seeded(9)
     H = encoder.config.hidden_size
     values = [torch.randn(HIDDEN, H, generator=g) / H**0.5, 0.2 * torch.randn(HIDDEN, generator=g),
               2.0 * torch.randn(1, HIDDEN, generator=g) / HIDDEN**0.5, torch.tensor([0.3])]
@@ -213,7 +210,7 @@ def _rewards(ctx: Context, model: nn.Module, ids: torch.Tensor, mask: torch.Tens
 def _projection(grads: list[torch.Tensor], seed: int) -> torch.Tensor:
     """A gradient projected on 8 fixed random directions: sensitive to any difference, small to store."""
     flat = torch.cat([g.detach().flatten().cpu().double() for g in grads])
-    return torch.randn(8, flat.numel(), generator=_gen(seed), dtype=torch.float64) @ flat
+    return torch.randn(8, flat.numel(), generator=seeded(seed), dtype=torch.float64) @ flat
 
 
 def check_reward_model(ctx: Context) -> dict:
