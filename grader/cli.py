@@ -237,14 +237,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog=PROG, description="The RLHF course companion: lessons, exercises and graders that run "
                "offline on tiny models. With no command: an overview of the exercises and your progress.")
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    p.add_argument("--device", help="cpu, cuda or mps (default: $RLHF_COURSE_DEVICE, else the best available)")
+    device_help = "cpu, cuda or mps (default: $RLHF_COURSE_DEVICE, else the best available)"
+    p.add_argument("--device", help=device_help)
+    # Also accepted after the command (`check dpo --device cuda`); SUPPRESS keeps the top-level value otherwise.
+    on_device = argparse.ArgumentParser(add_help=False)
+    on_device.add_argument("--device", default=argparse.SUPPRESS, help=device_help)
     sub = p.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
 
-    s = sub.add_parser("status", help="overview of the exercises and your progress (the default)")
+    s = sub.add_parser("status", help="overview of the exercises and your progress (the default)",
+                       parents=[on_device])
     s.add_argument("--json", action="store_true", help="machine-readable report")
     s.set_defaults(func=lambda a: cmd_check(a, table_only=True), exercises=[], file=None, timeout_scale=1.0)
 
-    c = sub.add_parser("check", help="grade exercises: `check dpo`, or all with no name",
+    c = sub.add_parser("check", help="grade exercises: `check dpo`, or all with no name", parents=[on_device],
                        description="Grade one exercise, several, or all. Exit code 0 iff every check passes.")
     c.add_argument("exercises", nargs="*", metavar="EXERCISE", help=f"exercise ids: {', '.join(registry.BY_ID)}")
     c.add_argument("--file", help="grade this .py or .ipynb instead of exercises/<id>.py")
@@ -252,11 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--timeout-scale", type=float, default=1.0, help="multiply every check's time limit")
     c.set_defaults(func=cmd_check)
 
-    m = sub.add_parser("models", help="build (if needed) and describe the tiny models and their cache")
+    m = sub.add_parser("models", help="build (if needed) and describe the tiny models and their cache",
+                       parents=[on_device])
     m.add_argument("--seed", type=int, default=0)
     m.set_defaults(func=cmd_models)
 
-    d = sub.add_parser("device", help="which device the course uses, and why")
+    d = sub.add_parser("device", help="which device the course uses, and why", parents=[on_device])
     d.set_defaults(func=cmd_device)
 
     for name, func, text in (("stubs", cmd_stubs, "regenerate exercises/ from solutions/ (maintainers)"),

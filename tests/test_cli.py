@@ -47,6 +47,8 @@ def test_device_command_says_why():
     assert r.returncode == 2 and "not available" in r.stderr
     r = cli("--device", "cuda", "check", "dpo")
     assert r.returncode == 2 and "not available" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = cli("device", "--device", "cpu")  # after the command too
+    assert r.returncode == 0 and "asked for with --device" in r.stdout
 
 
 def test_models_command_shows_cache_and_models():
