@@ -77,8 +77,8 @@ print(sequence_logps(toy_logits, toy_ids, toy_mask))
 # ## 2. The DPO loss
 #
 # With $h = [\log\pi(y_w) - \log\pi_\text{ref}(y_w)] - [\log\pi(y_l) - \log\pi_\text{ref}(y_l)]$, the
-# per-pair DPO loss is $-\log\sigma(\beta h)$. Compute it with `F.logsigmoid`: `torch.log(torch.sigmoid(z))`
-# returns `-inf` once `z` is below about $-104$ in float32.
+# per-pair DPO loss is $-\log\sigma(\beta h)$. Compute it with `F.logsigmoid`: in float32,
+# `torch.log(torch.sigmoid(z))` returns `-inf` (and a NaN gradient) once `z` is below about $-88.7$.
 #
 # Return, as TRL does, `(losses, chosen_rewards, rejected_rewards)`, each `(B,)`, where the implicit rewards
 # are $\beta(\log\pi - \log\pi_\text{ref})$ and are **detached** (they are metrics, not part of the loss).
@@ -126,16 +126,16 @@ def dpo_loss(
 
 
 # %% [markdown]
-# The worked example from the lesson: at initialisation the policy equals the reference, $h = 0$ and every
-# pair's loss is $\log 2 \approx 0.693$. Once the policy prefers the chosen answer more than the reference
-# does, the loss falls.
+# At initialisation the policy equals the reference, $h = 0$ and every pair's loss is $\log 2 \approx 0.693$.
+# Then the lesson's worked example at $\beta = 0.5$: pair 1 is ranked right ($h = 2$, loss 0.3133), pair 2
+# wrong ($h = -1.5$, loss 1.1369).
 
 # %%
 zeros = torch.zeros(2)
 print(dpo_loss(zeros, zeros, zeros, zeros, beta=0.1)[0])  # log 2 for both pairs
 losses, chosen_r, rejected_r = dpo_loss(
-    torch.tensor([-10.0, -12.0]), torch.tensor([-14.0, -11.0]),
-    torch.tensor([-11.0, -12.5]), torch.tensor([-13.0, -11.5]), beta=0.5)
+    torch.tensor([-12.0, -20.0]), torch.tensor([-15.0, -18.0]),
+    torch.tensor([-13.0, -19.0]), torch.tensor([-14.0, -18.5]), beta=0.5)
 print(losses, chosen_r, rejected_r)
 
 # %% [markdown]
