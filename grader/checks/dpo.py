@@ -42,8 +42,8 @@ MISTAKES: dict[str, Mistake] = {
     "reference_ignored": Mistake("dpo_loss", "the reference log-probs are not used: DPO compares policy "
                                  "log-ratios with the frozen reference's (it drops the reward model, "
                                  "not the reference)"),
-    "log_sigmoid_overflow": Mistake("dpo_loss", "log(sigmoid(z)) underflows to log(0) = -inf for z below "
-                                    "about -104 in float32: use F.logsigmoid(z) (or -softplus(-z))"),
+    "log_sigmoid_overflow": Mistake("dpo_loss", "log(sigmoid(z)) becomes log(0) = -inf for z below about "
+                                    "-88.7 in float32: use F.logsigmoid(z) (or -softplus(-z))"),
     "rewards_not_detached": Mistake("dpo_loss", "the implicit rewards are metrics: return "
                                     "beta * (log pi - log pi_ref).detach()"),
     "rewards_without_beta": Mistake("dpo_loss", "the implicit reward is beta * (log pi - log pi_ref): "
