@@ -21,7 +21,7 @@ import copy
 import torch
 import torch.nn.functional as F
 
-from grader import load_gpt2
+from grader import load_gpt2, load_preferences
 
 torch.manual_seed(0)
 
@@ -159,10 +159,7 @@ def tokenize_pairs(tokenizer, prompts, chosen, rejected, device):
 
 
 # %%
-import json
-from importlib.resources import files
-
-pairs = [json.loads(line) for line in files("grader").joinpath("data/preferences.jsonl").read_text().splitlines()[:8]]
+pairs = load_preferences("train")[:8]
 policy, tokenizer, device = load_gpt2()
 reference = copy.deepcopy(policy).requires_grad_(False)
 batch = tokenize_pairs(tokenizer, [p["prompt"] for p in pairs], [p["chosen"] for p in pairs],

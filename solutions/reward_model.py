@@ -30,15 +30,12 @@
 # The grader reads only your imports, functions and classes, so the demo cells below never slow it down.
 
 # %%
-import json
-from importlib.resources import files
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from grader import load_bert
+from grader import load_bert, load_preferences
 
 torch.manual_seed(0)
 
@@ -227,12 +224,6 @@ def train_reward_model(model: nn.Module, tokenizer, pairs: list[dict], steps: in
 # their levels are arbitrary.
 
 # %%
-def load_pairs(name: str) -> list[dict]:
-    """The preference pairs shipped with the course: "preferences" (train) or "preferences_test" (held out)."""
-    text = files("grader").joinpath(f"data/{name}.jsonl").read_text(encoding="utf-8")
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
 def rewards_for(model: nn.Module, tokenizer, pairs: list[dict]) -> tuple[torch.Tensor, torch.Tensor]:
     """Chosen and rejected rewards (each (N,)) in eval mode, without gradients."""
     on = next(model.parameters()).device
@@ -246,7 +237,7 @@ def rewards_for(model: nn.Module, tokenizer, pairs: list[dict]) -> tuple[torch.T
 
 
 # %%
-train_pairs, test_pairs = load_pairs("preferences"), load_pairs("preferences_test")
+train_pairs, test_pairs = load_preferences("train"), load_preferences("test")
 encoder, tokenizer, device = load_bert()
 torch.manual_seed(0)
 model = RewardModel(encoder).to(device)

@@ -89,3 +89,14 @@ def test_network_is_guarded():
 
     with pytest.raises(AssertionError, match="network"):
         socket.create_connection(("192.0.2.1", 80), timeout=0.1)
+
+
+def test_the_shipped_preference_set():
+    from grader import load_preferences
+
+    train, test = load_preferences("train"), load_preferences("test")
+    assert len(train) == 200 and len(test) == 40
+    assert all(set(p) == {"prompt", "chosen", "rejected"} for p in train + test)
+    assert not {p["prompt"] for p in test} & {p["prompt"] for p in train}  # held out for real
+    with pytest.raises(ValueError, match="unknown split"):
+        load_preferences("validation")

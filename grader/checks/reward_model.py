@@ -10,15 +10,14 @@ check compares outcomes, not weights: any correct loop passes.
 from __future__ import annotations
 
 import copy
-import json
 from functools import lru_cache
-from importlib.resources import files
 
 import torch
 import torch.nn as nn
 
 from grader.checking import (Check, CheckFailed, Context, LearnerError, Mistake, expect_tensor, seeded,
                              weighted_grads)
+from grader.preferences import load_preferences
 
 MISTAKES: dict[str, Mistake] = {
     # RewardModel
@@ -334,12 +333,6 @@ def check_preference_accuracy(ctx: Context) -> dict:
 # --- training ----------------------------------------------------------------------------------
 
 
-def load_pairs(name: str) -> list[dict]:
-    """The preference pairs shipped in grader/data: "preferences" (train) or "preferences_test" (held out)."""
-    text = files("grader").joinpath(f"data/{name}.jsonl").read_text(encoding="utf-8")
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
 def held_out_accuracy(ctx: Context, model: nn.Module, pairs: list[dict]) -> float:
     """The grader's own evaluation: eval mode, no graph, ties count as wrong."""
     tokenizer = _tiny_bert()[1]
@@ -360,7 +353,7 @@ def check_train_reward_model(ctx: Context) -> dict:
     model = ctx.call("RewardModel", encoder).to(ctx.device, ctx.dtype)
     before = [p.detach().clone() for p in model.parameters()]
     try:
-        losses = ctx.call("train_reward_model", model, _tiny_bert()[1], load_pairs("preferences"),
+        losses = ctx.call("train_reward_model", model, _tiny_bert()[1], load_preferences("train"),
                           steps=TRAIN_STEPS, batch_size=TRAIN_BATCH, lr=TRAIN_LR)
     except LearnerError as exc:
         if "does not require grad" in str(exc):
@@ -381,7 +374,7 @@ def check_train_reward_model(ctx: Context) -> dict:
     if all(torch.equal(b, p.detach()) for b, p in zip(before, model.parameters())):
         raise CheckFailed("train_reward_model: the model's parameters did not change",
                           hint=MISTAKES["train_no_optimizer_step"].hint, mistake="train_no_optimizer_step")
-    accuracy = held_out_accuracy(ctx, model, load_pairs("preferences_test"))
+    accuracy = held_out_accuracy(ctx, model, load_preferences("test"))
     if accuracy < 0.5:
         raise CheckFailed(f"after {TRAIN_STEPS} steps the held-out accuracy is below chance",
                           expected=f">= {MIN_HELD_OUT_ACCURACY}", got=accuracy,
