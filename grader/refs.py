@@ -13,7 +13,8 @@ from pathlib import Path
 
 import torch
 
-from grader.checking import REFERENCE_DIR, CheckFailed, Context, LearnerError, NotImplementedYet, checks_module, close
+from grader.checking import (REFERENCE_DIR, CheckFailed, Context, LearnerError, NotImplementedYet, checks_module,
+                             close, one_cpu_thread)
 
 
 class StaleCatalogue(Exception):
@@ -24,7 +25,8 @@ def _observe(exercise: str, check, ns: dict) -> dict | None:
     """Observations, or None when the check fails structurally (its hint comes from that failure)."""
     ctx = Context(exercise, check, ns, torch.device("cpu"))
     try:
-        return {k: v.detach().cpu().contiguous() for k, v in check.run(ctx).items()}
+        with one_cpu_thread(ctx.device):  # as run_check grades
+            return {k: v.detach().cpu().contiguous() for k, v in check.run(ctx).items()}
     except (CheckFailed, LearnerError, NotImplementedYet):
         return None
 
