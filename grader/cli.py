@@ -29,24 +29,34 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
+def usage_error(message: str):
+    """A wrong argument: one line on stderr and exit code 2, as argparse does for its own errors."""
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 # --- grading --------------------------------------------------------------------------------
+
+
+def _exercise_ids(ids: list[str]) -> list[str]:
+    """The ids asked for, in the order given, or every exercise in course order; a one-line error otherwise."""
+    for i in ids:
+        if i not in registry.BY_ID:
+            usage_error(f"unknown exercise {i!r}; choose from {', '.join(registry.BY_ID)}")
+    return ids or list(registry.BY_ID)
 
 
 def _resolve_jobs(ids: list[str], file: str | None) -> list[tuple[str, str]]:
     if file and len(ids) != 1:
-        raise SystemExit(f"{PROG}: error: --file needs exactly one exercise name, e.g. `check dpo --file my.ipynb`")
-    for i in ids:
-        if i not in registry.BY_ID:
-            raise SystemExit(f"{PROG}: error: unknown exercise {i!r}; choose from {', '.join(registry.BY_ID)}")
-    chosen = [registry.get(i) for i in ids] or list(registry.EXERCISES)
+        usage_error("--file needs exactly one exercise name, e.g. `check dpo --file my.ipynb`")
+    chosen = [registry.get(i) for i in _exercise_ids(ids)]
     if file:
         if not Path(file).exists():
-            raise SystemExit(f"{PROG}: error: {file} does not exist")
+            usage_error(f"{file} does not exist")
         return [(chosen[0].id, str(Path(file).resolve()))]
     root = registry.course_root()
     if root is None:
-        raise SystemExit(f"{PROG}: error: no exercises/ folder found here or above; run inside your clone "
-                         f"of the course, or pass --file")
+        usage_error("no exercises/ folder found here or above; run inside your clone of the course, or pass --file")
     return [(e.id, str(root / e.stub)) for e in chosen]
 
 
@@ -103,8 +113,7 @@ def cmd_check(args, table_only: bool = False) -> int:
     try:
         report = grade(jobs, device=args.device, timeout_scale=args.timeout_scale)
     except BadRequest as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        usage_error(str(exc))
     summary = _summarise(report, jobs)
     ok = all(e["total"] and e["passed"] == e["total"] for e in summary) and not any(
         r["check"] == "(startup)" for r in report.results)
@@ -156,8 +165,7 @@ def cmd_device(args) -> int:
     try:
         choice = pick_device(args.device)
     except ValueError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        usage_error(str(exc))
     import torch
 
     print(f"device: {choice.device}  ({choice.reason})")
@@ -170,24 +178,17 @@ def cmd_device(args) -> int:
 # --- maintainer commands (need a clone of the course) -------------------------------------------
 
 
-def _maintainer_ids(args) -> list[str]:
-    for i in args.exercises:
-        if i not in registry.BY_ID:
-            raise SystemExit(f"{PROG}: error: unknown exercise {i!r}; choose from {', '.join(registry.BY_ID)}")
-    return args.exercises or list(registry.BY_ID)
-
-
 def _clone_root() -> Path:
     root = registry.PACKAGE_DIR.parent
     if not (root / "solutions").is_dir():
-        raise SystemExit(f"{PROG}: error: this command needs a clone of the course (solutions/ not found)")
+        usage_error("this command needs a clone of the course (solutions/ not found)")
     return root
 
 
 def cmd_stubs(args) -> int:
     from grader.stubs import write_stubs
 
-    for path in write_stubs(_clone_root(), _maintainer_ids(args)):
+    for path in write_stubs(_clone_root(), _exercise_ids(args.exercises)):
         print(f"wrote {path}")
     return 0
 
@@ -196,7 +197,7 @@ def cmd_refs(args) -> int:
     _clone_root()
     from grader.refs import write
 
-    for exercise in _maintainer_ids(args):
+    for exercise in _exercise_ids(args.exercises):
         print(f"wrote {write(exercise)}")
     return 0
 
@@ -212,16 +213,15 @@ def cmd_nbgrader(args) -> int:
 
     if args.points:  # every positional is an exercise id
         args.exercises = [args.course_dir, *args.exercises] if args.course_dir else args.exercises
-        print(points_table(_maintainer_ids(args)))
+        print(points_table(_exercise_ids(args.exercises)))
         return 0
     if not args.course_dir:
         args.parser.error("give the COURSE_DIR to write, e.g. `nbgrader my-course` (or --points)")
-    ids = _maintainer_ids(args)
+    ids = _exercise_ids(args.exercises)
     try:
         written = write_course(Path(args.course_dir), ids, _clone_root(), args.course_id, args.hidden_tests)
     except CourseError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        usage_error(str(exc))
     for path in written:
         print(f"wrote {path}")
     print(f"\n{points_table(ids)}\n\nNext, in {args.course_dir}: `nbgrader generate_assignment {ids[0]}`, collect "

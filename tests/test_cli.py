@@ -35,9 +35,9 @@ def test_wrong_arguments_give_one_line_and_exit_2(args):
 
 def test_unknown_exercise_and_missing_file():
     r = cli("check", "no_such_exercise")
-    assert r.returncode != 0 and "unknown exercise" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert r.returncode == 2 and "unknown exercise" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     r = cli("check", "dpo", "--file", "does/not/exist.py")
-    assert r.returncode != 0 and "does not exist" in r.stderr
+    assert r.returncode == 2 and "does not exist" in r.stderr
 
 
 def test_device_command_says_why():
