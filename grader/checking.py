@@ -1,13 +1,11 @@
-"""The machinery every exercise's checks share.
+"""The machinery every exercise's checks share: what a check declares and what it may call.
 
-A check calls the learner's functions on fixed inputs chosen to separate mistakes, collects
-*observations* (output values and gradients, as tensors), and compares them with reference
-observations stored beside the grader (``grader/reference/<exercise>.pt``). When they differ, the
-learner's observations are compared with those of each catalogued mistake, so the failure can name
-the likely mistake. Structural problems (wrong shape, NaN, a gradient where none belongs) fail
-before any comparison, with their own hints.
-
-Nothing here imports ``solutions/``: grading needs only the stored observations.
+A check calls the learner's functions on fixed inputs chosen to separate mistakes and returns
+*observations* (output values and gradients, as tensors). This code runs in the executor, beside the
+learner's code (``grader.engine.executor``); the judge, in another process, compares the observations
+with the stored reference and the catalogue's (``grader.engine.judge``). Structural problems (wrong
+shape, NaN, a gradient where none belongs) fail here, before any comparison, with their own hints: a
+learner who tampers with them can only lose points, never gain them.
 """
 
 from __future__ import annotations
@@ -15,18 +13,16 @@ from __future__ import annotations
 import contextlib
 import importlib
 import sys
-import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import torch
 
-from grader.devices import pick_device, prepare, tolerance
+from grader.devices import tolerance
 from grader.learner import SKIPPED_NAMES
 
-REFERENCE_DIR = Path(__file__).parent / "reference"
 GRADE_DTYPE = torch.float32  # every device has it; references are computed in float64 on the CPU
 
 
@@ -52,45 +48,6 @@ class Check:
     description: str
     points: int = 1
     timeout_s: float = 30.0
-
-
-# ---------------------------------------------------------------------------------------------
-# What checks report
-
-
-@dataclass
-class Outcome:
-    exercise: str
-    check: str
-    status: str  # pass | fail | not_implemented | missing | error | timeout
-    message: str = ""
-    expected: str | None = None
-    got: str | None = None
-    hint: str | None = None
-    mistake: str | None = None  # catalogue id of the mistake it matched, if any
-    seconds: float = 0.0
-    points: int = 0
-    max_points: int = 1
-
-    @property
-    def passed(self) -> bool:
-        return self.status == "pass"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def describe(self) -> str:
-        """A few lines a learner can act on."""
-        if self.passed:
-            return f"{self.check}: passed"
-        lines = [f"{self.check}: {self.message}"]
-        if self.expected is not None:
-            lines.append(f"  expected: {self.expected}")
-        if self.got is not None:
-            lines.append(f"  got:      {self.got}")
-        if self.hint:
-            lines.append(f"  hint:     {self.hint}")
-        return "\n".join(lines)
 
 
 class CheckFailed(Exception):
@@ -209,63 +166,6 @@ def _show(x: Any, limit: int = 6) -> str:
     return repr(x)
 
 
-# --- comparison against stored reference observations -----------------------------------------
-
-
-_refs_cache: dict[str, dict] = {}
-
-
-def reference(exercise: str) -> dict:
-    """The stored observations of the reference and of every catalogued mistake."""
-    if exercise not in _refs_cache:
-        path = REFERENCE_DIR / f"{exercise}.pt"
-        if not path.exists():
-            raise FileNotFoundError(f"no stored reference for {exercise!r} at {path}; "
-                                    f"run `rlhf-course refs {exercise}` in a clone of the course")
-        _refs_cache[exercise] = torch.load(path, weights_only=True)
-    return _refs_cache[exercise]
-
-
-def close(a: torch.Tensor, b: torch.Tensor, rtol: float, atol: float) -> bool:
-    a = a.detach().to("cpu", torch.float64)
-    b = b.detach().to("cpu", torch.float64)
-    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol, equal_nan=False))
-
-
-def compare(ctx: Context, observed: dict[str, torch.Tensor], expected: dict[str, torch.Tensor],
-            mistakes: dict[str, dict[str, torch.Tensor]], catalogue: Mapping[str, Mistake],
-            describe: Mapping[str, str]) -> None:
-    """Raise ``CheckFailed`` unless every observation matches; name a matching catalogued mistake."""
-    wrong = [k for k in expected if not close(observed[k], expected[k], ctx.rtol, ctx.atol)]
-    if not wrong:
-        return
-    # A catalogued mistake matches when all its observations agree with the learner's (looser
-    # tolerance: the learner's version of the mistake may be computed in a different order).
-    for mistake_id, obs in mistakes.items():
-        if all(close(observed[k], obs[k], 1e-3, 1e-4) for k in obs):
-            key, mistake = wrong[0], catalogue[mistake_id]
-            where = "" if mistake.function == ctx.check.functions[0] else f"in `{mistake.function}`: "
-            raise CheckFailed(f"mismatch in {describe.get(key, key)}",
-                              expected=expected[key], got=observed[key],
-                              hint=where + mistake.hint, mistake=mistake_id)
-    key = wrong[0]
-    raise CheckFailed(f"mismatch in {describe.get(key, key)}",
-                      expected=expected[key], got=observed[key], hint=generic_hint(observed[key], expected[key]))
-
-
-def generic_hint(got: torch.Tensor, expected: torch.Tensor) -> str:
-    """When no catalogued mistake matches, say what kind of difference it is."""
-    g, e = got.detach().double().cpu(), expected.detach().double().cpu()
-    if g.shape == e.shape and e.abs().max() > 0:
-        if torch.allclose(g, -e, rtol=1e-3, atol=1e-5):
-            return "the sign is flipped"
-        ratio = g.flatten() / e.flatten().where(e.flatten() != 0, torch.ones(1, dtype=e.dtype))
-        nz = e.flatten() != 0
-        if nz.any() and torch.allclose(ratio[nz], ratio[nz][0].expand(int(nz.sum())), rtol=1e-3) and ratio[nz][0] != 1:
-            return f"off by a constant factor of {ratio[nz][0].item():.4g} (a sum vs a mean, or a missing scale?)"
-    return "recheck the formula against the lesson; the values are not off by a simple sign or scale"
-
-
 # --- the structural checks every exercise needs ------------------------------------------------
 
 
@@ -331,39 +231,3 @@ def one_cpu_thread(device: torch.device):
 
 def checks_module(exercise: str):
     return importlib.import_module(f"grader.checks.{exercise}")
-
-
-def run_check(exercise: str, check: Check, ns: Mapping[str, Any], device: torch.device,
-              learner_files: tuple[str, ...] = ()) -> Outcome:
-    """Run one check against a namespace; never raises for anything the learner did."""
-    ctx = Context(exercise, check, ns, device, learner_files)
-    out = Outcome(exercise, check.name, "fail", max_points=check.points)
-    start = time.perf_counter()
-    try:
-        module = checks_module(exercise)
-        with one_cpu_thread(device):
-            observed = check.run(ctx)
-        ref = reference(exercise)
-        compare(ctx, observed, ref["checks"][check.name], ref["mistakes"].get(check.name, {}),
-                module.MISTAKES, getattr(module, "OBSERVATIONS", {}))
-        out.status, out.points, out.message = "pass", check.points, "passed"
-    except NotImplementedYet as exc:
-        out.status, out.message = "not_implemented", f"not implemented yet (`{exc}` raises NotImplementedError)"
-    except CheckFailed as exc:
-        out.message, out.expected, out.got, out.hint, out.mistake = (
-            exc.message, exc.expected, exc.got, exc.hint, exc.mistake)
-        if exc.message.startswith("no function or class named"):
-            out.status = "missing"
-    except LearnerError as exc:
-        out.status, out.message, out.got = "error", str(exc), exc.where
-        out.hint = exc.hint or "your code raised an exception; the line above is where (in your file)"
-    out.seconds = round(time.perf_counter() - start, 3)
-    return out
-
-
-def run_exercise(exercise: str, ns: Mapping[str, Any], device: torch.device | None = None,
-                 only: tuple[str, ...] = (), learner_files: tuple[str, ...] = ()) -> list[Outcome]:
-    device = prepare(device or pick_device().device)
-    module = checks_module(exercise)
-    return [run_check(exercise, c, ns, device, learner_files) for c in module.CHECKS
-            if not only or c.name in only]

@@ -8,7 +8,7 @@
     rlhf-course nbgrader COURSE  write an nbgrader course from solutions/ (instructors)
 
 This module imports torch only inside the commands that need it, so ``--help`` is instant and
-grading runs in a supervised child process (see ``grader.supervise``).
+grading runs learner code in a sandboxed executor and judges in this process (see ``grader.engine``).
 """
 
 from __future__ import annotations
@@ -107,18 +107,24 @@ def _print_details(e: dict) -> None:
 
 
 def cmd_check(args, table_only: bool = False) -> int:
-    from grader.supervise import BadRequest, grade
+    from grader.engine.sandbox import SandboxUnavailable
+    from grader.engine.supervisor import NO_SANDBOX_NOTICE, BadRequest, grade
 
     jobs = _resolve_jobs(args.exercises, args.file)
     try:
         report = grade(jobs, device=args.device, timeout_scale=args.timeout_scale)
     except BadRequest as exc:
         usage_error(str(exc))
+    except SandboxUnavailable as exc:
+        usage_error(str(exc))
+    if not report.sandboxed and report.sandbox_note:
+        print(NO_SANDBOX_NOTICE.format(why=report.sandbox_note), file=sys.stderr)
     summary = _summarise(report, jobs)
     ok = all(e["total"] and e["passed"] == e["total"] for e in summary) and not any(
         r["check"] == "(startup)" for r in report.results)
     if args.json:
-        json.dump({"version": __version__, "device": report.device, "passed": ok, "exercises": summary},
+        json.dump({"version": __version__, "device": report.device, "sandboxed": report.sandboxed,
+                   "passed": ok, "exercises": summary},
                   sys.stdout, indent=2)
         print()
         return 0 if ok else 1

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
+from grader.tolerances import tolerance as _tolerance
+
 ENV_VAR = "RLHF_COURSE_DEVICE"
 KNOWN = ("cpu", "cuda", "mps")
 
@@ -74,21 +76,6 @@ def default_dtype(device: torch.device) -> torch.dtype:
     return torch.float32 if device.type == "mps" else torch.float64
 
 
-# (rtol, atol) per (device type, dtype). Values were chosen so that float32 reference-vs-learner
-# differences from reordered sums pass and every catalogued mistake (differences >= 1e-2) fails.
-_TOLERANCES: dict[tuple[str, torch.dtype], tuple[float, float]] = {
-    ("cpu", torch.float64): (1e-7, 1e-9),
-    ("cuda", torch.float64): (1e-7, 1e-9),
-    ("cpu", torch.float32): (1e-4, 1e-5),
-    ("cuda", torch.float32): (2e-4, 2e-5),  # TF32 disabled by prepare(); reductions still reorder
-    ("mps", torch.float32): (5e-4, 5e-5),
-}
-
-
 def tolerance(device: torch.device | str, dtype: torch.dtype) -> tuple[float, float]:
-    """Return ``(rtol, atol)`` for comparing results computed on ``device`` in ``dtype``."""
-    kind = torch.device(device).type
-    try:
-        return _TOLERANCES[(kind, dtype)]
-    except KeyError:
-        raise ValueError(f"no tolerance defined for {dtype} on {kind}") from None
+    """Return ``(rtol, atol)`` for comparing results computed on ``device`` in ``dtype`` (``grader.tolerances``)."""
+    return _tolerance(torch.device(device).type, str(dtype).removeprefix("torch."))

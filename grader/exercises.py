@@ -4,7 +4,7 @@
     solutions/<id>.py      the reference (single source, nbgrader solution markers)
     exercises/<id>.py      the learner stub, generated from the reference
     grader/checks/<id>.py  the checks and the catalogue of mistakes
-    grader/reference/<id>.pt  stored reference observations
+    grader/reference/<id>.npz stored reference observations (the judge's; hidden from learner code)
     pytest -m <id>         the pytest marker;  nbgrader assignment <id>
 
 This module stays free of torch so that the CLI starts instantly.

@@ -70,7 +70,7 @@ def grade(exercise: str, check: str, ns: Mapping[str, Any] | None = None) -> Non
 def _quiet():
     """Keep everything grading writes out of the cell: nbgrader scores a grade cell 0 as soon as it shows
     anything on stderr, a library's warning included. Learner prints go to a capped sink."""
-    from grader.worker import CappedSink
+    from grader.engine.executor import CappedSink
 
     sink, disabled = CappedSink(), logging.root.manager.disable
     logging.disable(logging.CRITICAL)
@@ -83,7 +83,7 @@ def _quiet():
 
 
 def _run(exercise: str, check, ns: Mapping[str, Any]):
-    from grader.checking import run_check
+    from grader.engine.local import run_check
 
     isolate = hasattr(os, "fork") and sys.platform.startswith("linux")
     device = _device(forking=isolate)
@@ -99,9 +99,9 @@ def _warm_up(exercise: str, ns: Mapping[str, Any]) -> None:
     die with it): the stored references, and transformers' model code when the notebook uses the
     course's tiny models (importing it costs seconds; loading the tiny weights themselves does not)."""
     from grader import tiny_models
-    from grader.checking import reference
+    from grader.engine import judge
 
-    reference(exercise)
+    judge.load(exercise)
     loaders = (tiny_models.load_gpt2, tiny_models.load_bert)
     if any(any(v is f for f in loaders) for v in ns.values()):
         from transformers import AutoTokenizer, BertModel, GPT2LMHeadModel  # noqa: F401
@@ -120,7 +120,8 @@ def _device(forking: bool):
 
 def _run_forked(exercise: str, check, ns: Mapping[str, Any], device, timeout_s: float):
     """Run the check in a forked child; a hang or a death there becomes an outcome here."""
-    from grader.checking import Outcome, run_check
+    from grader.engine.judge import Outcome
+    from grader.engine.local import run_check
 
     read_end, write_end = os.pipe()
     with warnings.catch_warnings():  # Python 3.12+ warns about fork in a threaded process (the kernel)

@@ -1,20 +1,25 @@
-"""Regenerate the stored reference observations, ``grader/reference/<exercise>.pt``.
+"""Regenerate the stored reference observations, ``grader/reference/<exercise>.npz``.
 
 Runs every check against ``solutions/<exercise>.py`` and against each catalogued mistake (from
-``tests/mistakes/<exercise>.py``) on the CPU, and stores the observations. Only outputs are stored,
-never code, so the shipped grader holds no solution. Needs a clone of the course (``solutions/`` and
-``tests/``); run it as ``rlhf-course refs [EXERCISE ...]`` after changing a solution or a check.
+``tests/mistakes/<exercise>.py``) on the CPU, and stores the observations with the checks' metadata
+(points, time limits, the catalogue's hints) that the judge needs. Only outputs are stored, never
+code, so the shipped grader holds no solution; the sandbox hides this folder from learner code. Needs
+a clone of the course (``solutions/`` and ``tests/``); run it as ``rlhf-course refs [EXERCISE ...]``
+after changing a solution or a check.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from grader.checking import (REFERENCE_DIR, CheckFailed, Context, LearnerError, NotImplementedYet, checks_module,
-                             close, one_cpu_thread)
+from grader.checking import checks_module
+from grader.engine.executor import observe
+from grader.engine.judge import REFERENCE_DIR, Reference, close, reference_path
 
 
 class StaleCatalogue(Exception):
@@ -23,15 +28,21 @@ class StaleCatalogue(Exception):
 
 def _observe(exercise: str, check, ns: dict) -> dict | None:
     """Observations, or None when the check fails structurally (its hint comes from that failure)."""
-    ctx = Context(exercise, check, ns, torch.device("cpu"))
-    try:
-        with one_cpu_thread(ctx.device):  # as run_check grades
-            return {k: v.detach().cpu().contiguous() for k, v in check.run(ctx).items()}
-    except (CheckFailed, LearnerError, NotImplementedYet):
-        return None
+    return observe(exercise, check, ns, torch.device("cpu")).get("observed")
 
 
-def compute(exercise: str) -> dict:
+def meta(exercise: str) -> dict:
+    """What the judge needs to know of the checks module, as plain data."""
+    module = checks_module(exercise)
+    return {
+        "checks": [{"name": c.name, "functions": list(c.functions), "points": c.points, "timeout_s": c.timeout_s,
+                    "description": c.description} for c in module.CHECKS],
+        "mistakes": {m: asdict(mistake) for m, mistake in module.MISTAKES.items()},
+        "observations": dict(getattr(module, "OBSERVATIONS", {})),
+    }
+
+
+def compute(exercise: str) -> Reference:
     root = Path(__file__).resolve().parent.parent
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
@@ -44,14 +55,15 @@ def compute(exercise: str) -> dict:
     missing = set(module.MISTAKES) - set(wrong)
     if missing:
         raise StaleCatalogue(f"catalogued mistakes with no implementation in tests/mistakes/{exercise}.py: {sorted(missing)}")
-    out: dict = {"checks": {}, "mistakes": {}}
+    expected_all: dict = {}
+    mistakes_all: dict = {}
     seen_by: dict[str, list[str]] = {m: [] for m in module.MISTAKES}  # mistake -> checks that fail on it
     for check in module.CHECKS:
         expected = _observe(exercise, check, ref_ns)
         if expected is None:
             raise StaleCatalogue(f"the reference fails check {check.name!r}")
-        out["checks"][check.name] = expected
-        out["mistakes"][check.name] = {}
+        expected_all[check.name] = expected
+        seen = mistakes_all[check.name] = {}
         for mistake_id, mistake in module.MISTAKES.items():
             if mistake.function not in check.functions:
                 continue
@@ -62,9 +74,8 @@ def compute(exercise: str) -> dict:
             if all(close(observed[k], expected[k], 1e-4, 1e-6) for k in expected):
                 continue
             seen_by[mistake_id].append(check.name)
-            out["mistakes"][check.name][mistake_id] = observed
+            seen[mistake_id] = observed
         # Two mistakes this check cannot tell apart: it names neither (another check must).
-        seen = out["mistakes"][check.name]
         twins = {m for a in seen for b in seen if a < b
                  and all(close(seen[a][k], seen[b][k], 1e-3, 1e-4) for k in seen[a]) for m in (a, b)}
         for m in twins:
@@ -73,11 +84,11 @@ def compute(exercise: str) -> dict:
     unnamed = [m for m, checks in seen_by.items() if not checks]
     if unnamed:
         raise StaleCatalogue(f"no check fails on (or tells apart) the catalogued mistakes {unnamed}")
-    return out
+    return Reference(meta(exercise), expected_all, mistakes_all)
 
 
 def write(exercise: str) -> Path:
     REFERENCE_DIR.mkdir(exist_ok=True)
-    path = REFERENCE_DIR / f"{exercise}.pt"
-    torch.save(compute(exercise), path)
+    path = reference_path(exercise)
+    np.savez_compressed(path, **compute(exercise).to_arrays())
     return path

@@ -22,20 +22,11 @@ from typing import NamedTuple
 import torch
 
 from grader.devices import pick_device, prepare
-
-CACHE_ENV = "RLHF_COURSE_CACHE"
-DATA_DIR = Path(__file__).parent / "data"
-CORPUS = DATA_DIR / "corpus.txt"
-RECIPE_VERSION = 1  # bump when the build below changes, so old caches are not reused
+from grader.model_cache import (BERT_SIZES, CACHE_ENV, CORPUS, DATA_DIR, GPT2_SIZES,  # noqa: F401
+                                 cache_dir, recipe_key)
 
 GPT2_SPECIAL = "<|endoftext|>"
 BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-
-# Small enough to build in about a second and run a check in milliseconds; big enough to learn something.
-GPT2_SIZES = dict(vocab_size=512, n_positions=128, n_embd=64, n_layer=2, n_head=4)
-BERT_SIZES = dict(vocab_size=768, max_position_embeddings=128, hidden_size=64, num_hidden_layers=2,
-                  num_attention_heads=4, intermediate_size=128)
-
 
 class Loaded(NamedTuple):
     model: torch.nn.Module
@@ -43,27 +34,11 @@ class Loaded(NamedTuple):
     device: torch.device
 
 
-def cache_dir() -> Path:
-    """Where tiny models are saved: ``$RLHF_COURSE_CACHE``, else ``$XDG_CACHE_HOME/rlhf-course``."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "rlhf-course"
-
-
-def _recipe_key(kind: str, seed: int) -> str:
-    """A name that changes whenever the corpus, the sizes or the recipe change."""
-    sizes = GPT2_SIZES if kind == "gpt2" else BERT_SIZES
-    h = hashlib.sha256(CORPUS.read_bytes())
-    h.update(repr((RECIPE_VERSION, sorted(sizes.items()))).encode())
-    return f"tiny-{kind}-seed{seed}-{h.hexdigest()[:10]}"
-
-
 def tiny_model_dir(kind: str, seed: int = 0) -> Path:
     """The directory holding the tiny ``kind`` ("gpt2" or "bert") model; built on first use."""
     if kind not in ("gpt2", "bert"):
         raise ValueError(f"kind must be 'gpt2' or 'bert', not {kind!r}")
-    target = cache_dir() / _recipe_key(kind, seed)
+    target = cache_dir() / recipe_key(kind, seed)
     if not (target / "config.json").exists():
         _build(kind, seed, target)
     return target

@@ -12,7 +12,7 @@ import importlib
 import pytest
 import torch
 
-from grader.checking import run_exercise
+from grader.engine.local import run_exercise
 from grader.learner import load_namespace
 from tests.reference import ROOT, solution, with_mistake
 

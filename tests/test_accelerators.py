@@ -5,7 +5,7 @@ CI has no GPU, so these skip there with the reason; run them on a machine that h
 import pytest
 import torch
 
-from grader.checking import run_exercise
+from grader.engine.local import run_exercise
 from grader.devices import cuda_available, mps_available, prepare
 from grader.exercises import EXERCISES
 from tests.reference import solution

@@ -22,7 +22,8 @@ import nbformat
 import pytest
 import torch
 
-from grader.checking import checks_module, run_exercise
+from grader.checking import checks_module
+from grader.engine.local import run_exercise
 from grader.exercises import EXERCISES
 from grader.learner import load_namespace
 from grader.nbgrader_course import CourseError, assignment_notebook, check_grade_id, write_course

@@ -2,9 +2,9 @@
 generators make from solutions/, and the stubs carry no solution."""
 
 import pytest
-import torch
 
-from grader.checking import REFERENCE_DIR, close
+from grader.engine import judge
+from grader.engine.judge import close
 from grader.exercises import EXERCISES
 from grader.stubs import stub_text
 from tests.reference import ROOT
@@ -35,21 +35,24 @@ def test_stub_has_no_solution(exercise):
 def test_stored_references_are_fresh(exercise):
     from grader.refs import compute
 
-    stored = torch.load(REFERENCE_DIR / f"{exercise}.pt", weights_only=True)
+    judge.load.cache_clear()
+    stored = judge.load(exercise)
     fresh = compute(exercise)
     hint = f"run `rlhf-course refs {exercise}`"
-    assert stored["checks"].keys() == fresh["checks"].keys(), hint
-    for check, obs in fresh["checks"].items():
-        assert all(close(stored["checks"][check][k], v, 1e-5, 1e-7) for k, v in obs.items()), f"{check}: {hint}"
-    for check, by_mistake in fresh["mistakes"].items():
-        assert stored["mistakes"][check].keys() == by_mistake.keys(), f"{check}: {hint}"
+    assert stored.meta == fresh.meta, f"the checks' points, limits or hints changed: {hint}"
+    assert stored.expected.keys() == fresh.expected.keys(), hint
+    for check, obs in fresh.expected.items():
+        assert stored.expected[check].keys() == obs.keys(), f"{check}: {hint}"
+        assert all(close(stored.expected[check][k], v, 1e-5, 1e-7) for k, v in obs.items()), f"{check}: {hint}"
+    for check, by_mistake in fresh.mistakes.items():
+        assert stored.mistakes[check].keys() == by_mistake.keys(), f"{check}: {hint}"
 
 
 def test_every_exercise_has_its_files():
     for e in EXERCISES:
         for path in (e.lesson, e.solution, e.stub):
             assert (ROOT / path).exists(), path
-        assert (REFERENCE_DIR / f"{e.id}.pt").exists()
+        assert judge.reference_path(e.id).exists()
 
 
 def test_the_package_ships_no_reference_code(tmp_path):

@@ -1,0 +1,16 @@
+"""The grading engine: learner code runs in one process, the verdict is reached in another.
+
+    supervisor  (trusted)   drives grading: starts the executor, sends it one check at a time with a time
+                            limit, survives its hangs and deaths, and asks the judge for each verdict
+    judge       (trusted)   holds the expected observations, the catalogue's, the tolerances and the points;
+                            compares and names mistakes; numpy only, never imports or runs learner code
+    sandbox     (trusted)   the bubblewrap command line the executor runs under
+    executor    (untrusted) a warm process inside the sandbox: forks one process per submission that loads
+                            the learner's file and runs the checks' code, returning observations as plain data
+    wire                    how observations travel: typed arrays in JSON, decoded with validation
+    local                   the same observe-then-judge path in one process, for *trusted* code only (the
+                            reference and the catalogue, in the project's tests and `rlhf-course refs`)
+
+Imports go one way: supervisor -> judge, sandbox, wire; executor -> grader.checking, grader.learner, wire;
+local -> executor, judge. Nothing here imports the supervisor.
+"""

@@ -1,0 +1,237 @@
+"""The judge: turns what the executor observed into a verdict. It never imports or runs learner code.
+
+It holds what the executor must never see: the reference's observations for each check, the
+observations of each catalogued mistake (to name the likely mistake), the tolerances and the points,
+all read from ``grader/reference/<exercise>.npz`` (written by ``rlhf-course refs`` from ``solutions/``
+and ``tests/mistakes/``; the sandbox hides that folder). A check passes only when every expected
+observation arrived, well-formed, and matches within the device's tolerance. A reply that says a
+check failed (a structural problem found by the check's code, the learner's exception, "not
+implemented") can only cost points, so it is reported as it came, with its status checked.
+
+numpy only: the CLI's parent process judges without importing torch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader.engine.wire import BadObservation, decode_all
+from grader.tolerances import tolerance
+
+REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
+FAILED_STATUSES = {"fail", "not_implemented", "missing", "error"}
+MAX_TEXT = 4000  # characters of any message the executor sends
+
+
+@dataclass
+class Outcome:
+    exercise: str
+    check: str
+    status: str  # pass | fail | not_implemented | missing | error | timeout
+    message: str = ""
+    expected: str | None = None
+    got: str | None = None
+    hint: str | None = None
+    mistake: str | None = None  # catalogue id of the mistake it matched, if any
+    seconds: float = 0.0
+    points: int = 0
+    max_points: int = 1
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        """A few lines a learner can act on."""
+        if self.passed:
+            return f"{self.check}: passed"
+        lines = [f"{self.check}: {self.message}"]
+        for label, value in (("expected", self.expected), ("got", self.got), ("hint", self.hint)):
+            if value is not None:
+                lines.append(f"  {label + ':':<10}{value}")
+        return "\n".join(lines)
+
+
+# --- the stored reference ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    name: str
+    functions: tuple[str, ...]
+    points: int
+    timeout_s: float
+    description: str
+
+
+class Reference:
+    """One exercise's stored observations and the checks' metadata (points, catalogue hints)."""
+
+    def __init__(self, meta: dict, expected: dict, mistakes: dict):
+        self.meta, self.expected, self.mistakes = meta, expected, mistakes
+        self.checks = [CheckInfo(c["name"], tuple(c["functions"]), c["points"], c["timeout_s"], c["description"])
+                       for c in meta["checks"]]
+        self.by_name = {c.name: c for c in self.checks}
+
+    @property
+    def catalogue(self) -> dict[str, dict]:
+        return self.meta["mistakes"]
+
+    @property
+    def descriptions(self) -> dict[str, str]:
+        return self.meta["observations"]
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        arrays = {"meta": np.array(json.dumps(self.meta, sort_keys=True))}
+        for check, obs in self.expected.items():
+            arrays.update({f"checks/{check}/{k}": v for k, v in obs.items()})
+        for check, by_mistake in self.mistakes.items():
+            for mistake, obs in by_mistake.items():
+                arrays.update({f"mistakes/{check}/{mistake}/{k}": v for k, v in obs.items()})
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays) -> "Reference":
+        meta = json.loads(str(arrays["meta"]))
+        expected: dict = {c["name"]: {} for c in meta["checks"]}
+        mistakes: dict = {c["name"]: {} for c in meta["checks"]}
+        for key in arrays.keys():
+            parts = key.split("/")
+            if parts[0] == "checks":
+                expected[parts[1]][parts[2]] = arrays[key]
+            elif parts[0] == "mistakes":
+                mistakes[parts[1]].setdefault(parts[2], {})[parts[3]] = arrays[key]
+        return cls(meta, expected, mistakes)
+
+
+def reference_path(exercise: str) -> Path:
+    return REFERENCE_DIR / f"{exercise}.npz"
+
+
+@lru_cache(maxsize=None)
+def load(exercise: str) -> Reference:
+    path = reference_path(exercise)
+    if not path.exists():
+        raise FileNotFoundError(f"no stored reference for {exercise!r} at {path}; "
+                                f"run `rlhf-course refs {exercise}` in a clone of the course")
+    with np.load(path, allow_pickle=False) as arrays:
+        return Reference.from_arrays({k: arrays[k] for k in arrays.files})
+
+
+# --- comparing -----------------------------------------------------------------------------------
+
+
+def as_float(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def close(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> bool:
+    a, b = as_float(a), as_float(b)
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=False))
+
+
+def show(x: Any, limit: int = 6) -> str:
+    """A short rendering of an observation (an expected/got line)."""
+    if isinstance(x, str):
+        return x
+    x = np.asarray(x)
+    flat = x.reshape(-1)
+    fmt = (lambda v: f"{v:.6g}") if x.dtype.kind == "f" else str
+    if x.ndim == 0:
+        return fmt(flat[0].item())
+    vals = ", ".join(fmt(v) for v in flat[:limit].tolist())
+    return f"shape {tuple(x.shape)}: [{vals}{', ...' if flat.size > limit else ''}]"
+
+
+def show_pair(expected: np.ndarray, got: np.ndarray, rtol: float, atol: float, limit: int = 4) -> tuple[str, str]:
+    """Expected and got, showing the first *differing* elements with their indices when the shapes agree
+    (the first few values are often identical when the difference sits in a padded row)."""
+    e, g = as_float(expected), as_float(got)
+    if e.shape != g.shape or e.ndim == 0 or e.size <= limit:
+        return show(expected), show(got)
+    bad = ~np.isclose(g, e, rtol=rtol, atol=atol, equal_nan=False)
+    where = list(zip(*np.nonzero(bad)))[:limit]
+    if not where:
+        return show(expected), show(got)
+    more = ", ..." if int(bad.sum()) > limit else ""
+
+    def render(a):
+        return f"shape {tuple(a.shape)}, where they differ: " + ", ".join(
+            f"[{', '.join(map(str, i))}] {a[i]:.6g}" for i in where) + more
+
+    return render(e), render(g)
+
+
+def generic_hint(got: np.ndarray, expected: np.ndarray) -> str:
+    """When no catalogued mistake matches, say what kind of difference it is."""
+    g, e = as_float(got).reshape(-1), as_float(expected).reshape(-1)
+    if g.shape == e.shape and e.size and np.abs(e).max() > 0:
+        if np.allclose(g, -e, rtol=1e-3, atol=1e-5):
+            return "the sign is flipped"
+        nz = e != 0
+        ratio = g[nz] / e[nz]
+        if nz.any() and np.allclose(ratio, ratio[0], rtol=1e-3) and ratio[0] != 1:
+            return f"off by a constant factor of {ratio[0]:.4g} (a sum vs a mean, or a missing scale?)"
+    return "recheck the formula against the lesson; the values are not off by a simple sign or scale"
+
+
+def _text(x: Any) -> str | None:
+    return None if x is None else str(x)[:MAX_TEXT]
+
+
+def mistake_hint(ref: Reference, check: CheckInfo, mistake_id: str) -> str:
+    mistake = ref.catalogue[mistake_id]
+    where = "" if mistake["function"] == check.functions[0] else f"in `{mistake['function']}`: "
+    return where + mistake["hint"]
+
+
+def verdict(exercise: str, check_name: str, reply: dict, device_type: str) -> Outcome:
+    """The outcome of one check from the executor's reply: ``{"observed": {...}}`` or ``{"failed": {...}}``."""
+    ref = load(exercise)
+    check = ref.by_name[check_name]
+    out = Outcome(exercise, check.name, "fail", max_points=check.points)
+    if "failed" in reply:
+        failed = reply["failed"] if isinstance(reply["failed"], dict) else {}
+        status = failed.get("status")
+        out.status = status if status in FAILED_STATUSES else "fail"
+        out.message = _text(failed.get("message")) or "failed"
+        out.expected, out.got, out.hint = (_text(failed.get(k)) for k in ("expected", "got", "hint"))
+        mistake = failed.get("mistake")
+        if mistake in ref.catalogue:  # the catalogue's own words, not the executor's
+            out.mistake, out.hint = mistake, mistake_hint(ref, check, mistake)
+        return out
+    try:
+        observed = decode_all(reply.get("observed"))
+    except (BadObservation, ValueError, TypeError) as exc:
+        out.message = f"the grader's executor sent unreadable observations ({exc})"
+        return out
+    rtol, atol = tolerance(device_type)
+    expected = ref.expected[check.name]
+    missing = [k for k in expected if k not in observed]
+    if missing:
+        out.message = f"no observation of {ref.descriptions.get(missing[0], missing[0])} came back"
+        return out
+    wrong = [k for k in expected if not close(observed[k], expected[k], rtol, atol)]
+    if not wrong:
+        out.status, out.points, out.message = "pass", check.points, "passed"
+        return out
+    key = wrong[0]
+    out.message = f"mismatch in {ref.descriptions.get(key, key)}"
+    out.expected, out.got = show_pair(expected[key], observed[key], rtol, atol)
+    # A catalogued mistake matches when all its observations agree with the learner's (looser
+    # tolerance: the learner's version of the mistake may be computed in a different order).
+    for mistake_id, obs in ref.mistakes[check.name].items():
+        if all(k in observed and close(observed[k], v, 1e-3, 1e-4) for k, v in obs.items()):
+            out.mistake, out.hint = mistake_id, mistake_hint(ref, check, mistake_id)
+            return out
+    out.hint = generic_hint(observed[key], expected[key])
+    return out

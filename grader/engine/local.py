@@ -1,0 +1,36 @@
+"""Observe and judge in one process, for *trusted* namespaces only: the reference solution and the
+catalogue's mistakes, in the project's own tests and in ``rlhf-course refs``. A learner's code never
+comes here; it goes through ``grader.engine.supervisor`` (the sandboxed executor).
+
+It is the same path as a real grading minus the process boundary: the executor's ``observe`` and the
+wire format, then the judge's ``verdict``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from grader.engine import judge, wire
+from grader.engine.executor import observe
+
+
+def run_check(exercise: str, check, ns: Mapping[str, Any], device, learner_files: tuple[str, ...] = ()
+              ) -> judge.Outcome:
+    from grader.devices import prepare
+
+    reply = observe(exercise, check, ns, prepare(device), learner_files)
+    if "observed" in reply:
+        reply["observed"] = wire.encode_all(reply["observed"])
+    outcome = judge.verdict(exercise, check.name, reply, device.type)
+    outcome.seconds = reply["seconds"]
+    return outcome
+
+
+def run_exercise(exercise: str, ns: Mapping[str, Any], device=None, only: tuple[str, ...] = (),
+                 learner_files: tuple[str, ...] = ()) -> list[judge.Outcome]:
+    from grader.checking import checks_module
+    from grader.devices import pick_device
+
+    device = device or pick_device().device
+    return [run_check(exercise, c, ns, device, learner_files) for c in checks_module(exercise).CHECKS
+            if not only or c.name in only]
