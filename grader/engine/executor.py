@@ -115,6 +115,11 @@ def _confine(config: dict) -> None:
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
+    try:  # when the sandbox's cgroup runs out of memory, the kernel kills a learner process, not the zygote
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an over-large file is an OSError, not a silent death
     caps = [(resource.RLIMIT_NOFILE, limits["open_files"]), (resource.RLIMIT_FSIZE, limits["file_bytes"]),
             (resource.RLIMIT_CPU, limits["cpu_seconds"]), (resource.RLIMIT_CORE, 0)]
@@ -234,7 +239,7 @@ class Zygote:
         line, self.buffer = self.buffer.split(b"\n", 1)
         try:
             reply = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # garbage, or nesting deep enough to exhaust the parser
             self.close()
             self.emit(event="died", code=None)
             return
@@ -255,6 +260,22 @@ class Zygote:
             self.sock = None
         self.pid = None
         kill_descendants()
+        if self.config.get("sandboxed"):  # the next submission starts from an empty /tmp, not this one's files
+            for scratch in ("/tmp", "/dev/shm"):
+                _empty(scratch)
+
+
+def _empty(folder: str) -> None:
+    import shutil
+
+    for entry in os.scandir(folder):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass
 
 
 def _children_of(me: int) -> list[int]:

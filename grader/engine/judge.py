@@ -185,7 +185,11 @@ def generic_hint(got: np.ndarray, expected: np.ndarray) -> str:
 
 
 def _text(x: Any) -> str | None:
-    return None if x is None else str(x)[:MAX_TEXT]
+    return x[:MAX_TEXT] if isinstance(x, str) else None
+
+
+def _seconds(x: Any) -> float:
+    return round(x, 3) if isinstance(x, float) and 0 <= x < 1e6 else 0.0
 
 
 def mistake_hint(ref: Reference, check: CheckInfo, mistake_id: str) -> str:
@@ -195,18 +199,25 @@ def mistake_hint(ref: Reference, check: CheckInfo, mistake_id: str) -> str:
 
 
 def verdict(exercise: str, check_name: str, reply: dict, device_type: str) -> Outcome:
-    """The outcome of one check from the executor's reply: ``{"observed": {...}}`` or ``{"failed": {...}}``."""
+    """The outcome of one check from the executor's reply: ``{"observed": {...}}`` or ``{"failed": {...}}``.
+
+    The reply comes from a process running learner code: anything in it may be hostile, so every field is
+    type-checked and a malformed reply is a failed check, never an exception here."""
     ref = load(exercise)
     check = ref.by_name[check_name]
     out = Outcome(exercise, check.name, "fail", max_points=check.points)
+    if not isinstance(reply, dict):
+        out.message = "the grader's executor sent an unreadable reply"
+        return out
+    out.seconds = _seconds(reply.get("seconds"))
     if "failed" in reply:
         failed = reply["failed"] if isinstance(reply["failed"], dict) else {}
         status = failed.get("status")
-        out.status = status if status in FAILED_STATUSES else "fail"
+        out.status = status if isinstance(status, str) and status in FAILED_STATUSES else "fail"
         out.message = _text(failed.get("message")) or "failed"
         out.expected, out.got, out.hint = (_text(failed.get(k)) for k in ("expected", "got", "hint"))
         mistake = failed.get("mistake")
-        if mistake in ref.catalogue:  # the catalogue's own words, not the executor's
+        if isinstance(mistake, str) and mistake in ref.catalogue:  # the catalogue's own words, not the executor's
             out.mistake, out.hint = mistake, mistake_hint(ref, check, mistake)
         return out
     try:

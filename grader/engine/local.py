@@ -21,9 +21,7 @@ def run_check(exercise: str, check, ns: Mapping[str, Any], device, learner_files
     reply = observe(exercise, check, ns, prepare(device), learner_files)
     if "observed" in reply:
         reply["observed"] = wire.encode_all(reply["observed"])
-    outcome = judge.verdict(exercise, check.name, reply, device.type)
-    outcome.seconds = reply["seconds"]
-    return outcome
+    return judge.verdict(exercise, check.name, reply, device.type)
 
 
 def run_exercise(exercise: str, ns: Mapping[str, Any], device=None, only: tuple[str, ...] = (),

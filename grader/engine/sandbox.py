@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SUBMISSION_DIR = "/submission"  # where the submission's files appear inside the sandbox
+TMP_BYTES = 256 << 20  # the private /tmp (and /dev/shm) are memory: capped
 SANDBOX_UID = 64999  # learner processes run as this unprivileged uid when the grader runs as root
 DISABLE_ENV = "RLHF_COURSE_NO_SANDBOX"  # "1": a learner's own check runs unsandboxed (e.g. to debug)
 
@@ -109,10 +110,13 @@ def command(argv: list[str], submission_dir: str, package_dir: str, model_cache:
     else:
         args += ["--unshare-user"]
     args += _system_binds()
+    # A private /tmp first: the binds below may lie under the host's /tmp (a test's model cache) and must stay visible.
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
+             "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/dev/shm"]
     # Folders above the binds are made world-readable (bwrap would copy the host's modes: /root is 0700 and
     # learner processes run as another uid).
     binds = [*_python_roots(), package_dir, model_cache]
-    ancestors = sorted({str(p) for b in binds for p in Path(b).parents if str(p) != "/"}, key=len)
+    ancestors = sorted({str(p) for b in binds for p in Path(b).parents if str(p) not in ("/", "/tmp")}, key=len)
     for folder in ancestors:
         args += ["--perms", "0755", "--dir", folder]
     for root in _python_roots():
@@ -121,9 +125,7 @@ def command(argv: list[str], submission_dir: str, package_dir: str, model_cache:
              # The stored reference observations (expected values) must not be readable by learner code.
              "--tmpfs", os.path.join(package_dir, "reference"),
              "--ro-bind", model_cache, model_cache,
-             "--ro-bind", submission_dir, SUBMISSION_DIR,
-             "--proc", "/proc", "--dev", "/dev",
-             "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm"]
+             "--ro-bind", submission_dir, SUBMISSION_DIR]
     args += _gpu_binds()
     args += ["--chdir", "/tmp", "--clearenv"]
     for key, value in env.items():

@@ -18,6 +18,7 @@ import json
 import os
 import queue
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -27,12 +28,14 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from grader.engine import judge, sandbox
+from grader.engine.cgroups import SandboxCgroup
 from grader.engine.executor import LOADING
 from grader.messages import DIED_HINT, TIMEOUT_HINT, died_message, timeout_message
 
 STARTUP_TIMEOUT_S = 300.0  # importing torch and loading the tiny models on a loaded machine
 LOAD_TIMEOUT_S = 60.0  # loading the learner's file (its imports and definitions)
 MARGIN_S = 30.0  # the executor enforces each limit; the supervisor waits this much longer before giving up on it
+EXECUTOR_BYTES = 2 << 30  # the warm executor itself (torch, transformers, the tiny models), on top of the learner's budget
 MAX_SIBLINGS = 50  # .py files copied from beside the submission (a learner's helper modules)
 MAX_COPY_BYTES = 20 << 20
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -76,6 +79,7 @@ class Executor:
                  limits: sandbox.Limits = sandbox.Limits()):
         self.device_request, self.require_sandbox, self.limits = device, require_sandbox, limits
         self.proc: subprocess.Popen | None = None
+        self.cgroup: SandboxCgroup | None = None  # the whole sandbox's memory and process cap, where one can be made
         self.staging: str | None = None
         self.device = self.device_reason = ""
         self.sandboxed, self.sandbox_note = False, ""
@@ -100,7 +104,7 @@ class Executor:
         os.chmod(self.staging, 0o755)  # the learner process's uid must read it
         config = {"device": self.device_request, "limits": self.limits.__dict__,
                   "drop_to_uid": sandbox.SANDBOX_UID if ok and sandbox.privileged() else None,
-                  "limit_processes": ok}
+                  "limit_processes": ok, "sandboxed": ok}
         argv = [sys.executable, "-I", "-m", "grader.engine.executor", json.dumps(config)]
         env = _executor_env()
         if ok:
@@ -110,8 +114,11 @@ class Executor:
             self.root = sandbox.SUBMISSION_DIR
         else:
             self.root = self.staging
+        self.cgroup = SandboxCgroup.create(os.path.basename(self.staging), self.limits.memory_bytes + EXECUTOR_BYTES,
+                                           self.limits.processes) if ok else None
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env={**os.environ, **env} if not ok else None, cwd=self.staging)
+                                     env={**os.environ, **env} if not ok else None, cwd=self.staging,
+                                     preexec_fn=self.cgroup.add_self if self.cgroup else None)
         self.q: queue.Queue = queue.Queue()
         threading.Thread(target=_reader, args=(self.proc.stdout, self.q, 4 * self.limits.reply_bytes),
                          daemon=True).start()
@@ -132,6 +139,9 @@ class Executor:
             for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
                 stream.close()
             self.proc = None
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
         if self.staging:
             shutil.rmtree(self.staging, ignore_errors=True)
             self.staging = None
@@ -156,7 +166,7 @@ class Executor:
             return {"event": "lost", "why": "ended"}
         try:
             return json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             return {"event": "lost", "why": "sent garbage"}
 
     def _request(self, request: dict, timeout: float) -> dict:
@@ -176,14 +186,19 @@ class Executor:
             shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.remove(path)
         src = Path(file)
         budget = MAX_COPY_BYTES
-        siblings = sorted(p for p in src.parent.glob("*.py") if p.is_file() and p != src)[:MAX_SIBLINGS]
+        siblings = sorted(p for p in src.parent.glob("*.py") if p != src)[:MAX_SIBLINGS]
         for p in (src, *siblings):
-            size = p.stat().st_size
-            if p != src and size > budget:
-                continue
-            budget -= size
-            shutil.copyfile(p, os.path.join(self.staging, p.name))
-            os.chmod(os.path.join(self.staging, p.name), 0o644)
+            try:
+                data = _read_regular_file(p, budget)
+            except OSError:
+                if p == src:
+                    raise
+                continue  # a symlink, a folder, a fifo or too big: a helper module is a plain small file
+            budget -= len(data)
+            target = os.path.join(self.staging, p.name)
+            with open(target, "wb") as f:
+                f.write(data)
+            os.chmod(target, 0o644)
         inside = f"{self.root}/{src.name}"
         self.staged = {inside: str(src)}
         return inside
@@ -206,6 +221,22 @@ class Executor:
         for inside, original in self.staged.items():
             text = text.replace(inside, original)
         return text
+
+
+def _read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file, never through a symlink (a link beside a submission could point at
+    anything the grader may read: solutions, stored observations, the gradebook)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{path} is not a regular file")
+        if info.st_size > limit:
+            raise OSError(f"{path} is larger than {limit} bytes")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(limit + 1)[:limit]
+    finally:
+        os.close(fd)
 
 
 def _executor_env() -> dict[str, str]:
@@ -291,9 +322,12 @@ def _grade_one(executor: Executor, exercise: str, file: str, scale: float):
             c = todo.pop(0)
             event = executor.check(c.name, c.timeout_s * scale)
             if event.get("event") == "reply" and isinstance(event.get("reply"), dict):
-                outcome = judge.verdict(exercise, c.name, event["reply"], executor.device.split(":")[0])
-                seconds = event["reply"].get("seconds")
-                outcome.seconds = float(seconds) if isinstance(seconds, (int, float)) else 0.0
+                try:
+                    outcome = judge.verdict(exercise, c.name, event["reply"], executor.device.split(":")[0])
+                except Exception as exc:  # noqa: BLE001 - a grader bug: this check fails, the batch goes on
+                    outcome = judge.Outcome(exercise, c.name, "error", max_points=c.points,
+                                            message=f"the grader failed on this check: {type(exc).__name__}: {exc}",
+                                            hint="this is not your code: please report it")
                 for key in ("message", "expected", "got", "hint"):
                     setattr(outcome, key, executor.unstage(getattr(outcome, key)))
                 yield outcome.to_dict()

@@ -20,7 +20,7 @@ class BadObservation(ValueError):
 
 
 def encode(array: np.ndarray) -> dict[str, Any]:
-    array = np.ascontiguousarray(array)
+    array = np.asarray(array)  # tobytes() is C order whatever the strides; a 0-d array stays 0-d
     return {"dtype": array.dtype.name, "shape": list(array.shape),
             "data": base64.b64encode(array.tobytes()).decode("ascii")}
 
