@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from grader.devices import tolerance
-from grader.learner import SKIPPED_NAMES
+from grader.learner import CELL_ERRORS, SKIPPED_NAMES
 
 GRADE_DTYPE = torch.float32  # every device has it; references are computed in float64 on the CPU
 
@@ -88,8 +88,10 @@ class Context:
     def fn(self, name: str) -> Callable:
         obj = self.ns.get(name)
         if obj is None:
-            raise CheckFailed(f"no function or class named `{name}` was found",
-                              hint=f"define `{name}` with the signature given in the exercise (check the spelling)")
+            broken = self.ns.get(CELL_ERRORS) or []
+            hint = (f"a cell of your notebook did not run, and `{name}` may be defined there: {broken[0]}" if broken
+                    else f"define `{name}` with the signature given in the exercise (check the spelling)")
+            raise CheckFailed(f"no function or class named `{name}` was found", hint=hint)
         if not callable(obj):
             raise CheckFailed(f"`{name}` is a {type(obj).__name__}, not a function")
         return obj

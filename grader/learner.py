@@ -71,20 +71,36 @@ def code_cells(path: Path) -> list[tuple[str, str]]:
     raise LoadError(f"{path}: expected a .py (jupytext) or .ipynb file")
 
 
+CELL_ERRORS = "__grader_cell_errors__"  # notebook cells that did not run, and why
+
+
 def load_namespace(path: str | Path) -> dict:
-    """Execute the definitions in ``path`` and return the resulting globals."""
+    """Execute the definitions in ``path`` and return the resulting globals.
+
+    A ``.py`` file is one unit: any error stops the load (``LoadError``). A notebook's cells are units of
+    their own, as in Jupyter: a cell with a syntax error, or one that raises while defining, is skipped
+    and recorded under ``CELL_ERRORS``, and the other cells still define their functions."""
     path = Path(path)
     if not path.exists():
         raise LoadError(f"{path} does not exist")
-    ns: dict = {"__name__": "learner_module", "__file__": str(path), SKIPPED_NAMES: set()}
-    for label, source in code_cells(path):
+    ns: dict = {"__name__": "learner_module", "__file__": str(path), SKIPPED_NAMES: set(), CELL_ERRORS: []}
+    cells = code_cells(path)
+    for label, source in cells:
         try:
             tree = ast.parse(source, filename=label)
+            ns[SKIPPED_NAMES] |= skipped_names(tree)
+            code = compile(keep_definitions(tree), label, "exec")
         except SyntaxError as exc:
-            raise LoadError(f"syntax error in {label}, line {exc.lineno}: {exc.msg}\n    {(exc.text or '').rstrip()}") from None
-        ns[SKIPPED_NAMES] |= skipped_names(tree)
+            error = f"syntax error in {label}, line {exc.lineno}: {exc.msg}\n    {(exc.text or '').rstrip()}"
+            if path.suffix != ".ipynb":
+                raise LoadError(error) from None
+            ns[CELL_ERRORS].append(error)
+            continue
         try:
-            exec(compile(keep_definitions(tree), label, "exec"), ns)  # noqa: S102 - running learner code is the point
+            exec(code, ns)  # noqa: S102 - running learner code is the point
         except Exception as exc:  # noqa: BLE001
-            raise LoadError(f"{label} failed while defining functions: {type(exc).__name__}: {exc}") from None
+            error = f"{label} failed while defining functions: {type(exc).__name__}: {exc}"
+            if path.suffix != ".ipynb":
+                raise LoadError(error) from None
+            ns[CELL_ERRORS].append(error)
     return ns

@@ -14,7 +14,6 @@ Instructors then run the stock commands (``guides/instructors.md``).
 from __future__ import annotations
 
 import ast
-import math
 from pathlib import Path
 
 import nbformat
@@ -90,7 +89,6 @@ def config_text(course_id: str) -> str:
     from grader.checking import checks_module
 
     longest = max(c.timeout_s for e in EXERCISES for c in checks_module(e.id).CHECKS)
-    cell_timeout = int(math.ceil(2 * longest + 30))
     return f'''\
 # Written by `rlhf-course nbgrader` (rlhf-course {__version__}); running it again rewrites this file.
 # Put your own settings in {LOCAL_CONFIG} beside it: it is loaded last, so it wins.
@@ -98,19 +96,39 @@ c = get_config()  # noqa: F821
 
 c.CourseDirectory.course_id = {course_id!r}
 
-# Seconds any one cell may run. A grade cell stops the learner's code itself after the check's own limit
-# (at most {longest:g} s here; RLHF_COURSE_TIMEOUT_SCALE multiplies it), so this is the outer guard.
-c.Execute.timeout = {cell_timeout}
-# Stop the kernel as soon as a notebook is done: a graceful shutdown waits seconds per submission.
-c.Execute.shutdown_kernel = "immediate"
+# Scores come from a trusted process. Instead of executing each submission in a Jupyter kernel (where the
+# student's code could change its own score, read the gradebook or the course), autograde grades it through
+# the course's sandboxed executor and writes each grade cell's outcome as its output; nbgrader records it as
+# usual. Students' code runs only in the sandbox (bubblewrap): no gradebook, no course directory, no network.
+# Without a sandbox it refuses to grade unless you set c.SandboxedGrade.allow_unsandboxed = True (read
+# guides/instructors.md first). Each check has its own time limit (at most {longest:g} s here);
+# c.SandboxedGrade.timeout_scale or RLHF_COURSE_TIMEOUT_SCALE multiplies them.
+c.Autograde.autograde_preprocessors = [
+    "grader.nbgrader_autograde.SandboxedGrade",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# One bad submission cannot stop the batch: NormalizeSubmission repairs old, odd or stripped nbgrader metadata,
+# puts deleted grade cells back (with a note) and drops attachments before nbgrader's own steps see them.
+c.Autograde.sanitize_preprocessors = [
+    "grader.nbgrader_autograde.NormalizeSubmission",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.OverwriteCells.add_missing_cells = False  # NormalizeSubmission does it, without nbgrader's KeyError on odd notebooks
+# Submissions that need a look (unreadable, repaired, timed out, crashed) go to autograde_problems.csv, and
+# `nbgrader export` adds them to the grades CSV as a needs_attention column: never mistaken for a real zero.
+from grader.nbgrader_autograde import inspect_submission  # noqa: E402
 
-# The kernel runs what `rlhf-course check` runs: imports, functions, classes, constant assignments, and
-# the grade cells' grade(...) calls. Demo cells (training runs, prints) are skipped, so a submission is
-# graded in seconds and an unfinished demo in a stub cannot stop it. Delete this line to run everything.
-c.Execute.extra_arguments = ["--IPKernelApp.exec_lines=import grader.notebook; grader.notebook.autograde_kernel()"]
-
-# A learner who deletes a grade cell gets it back (with a note in the cell), graded like any other.
-c.OverwriteCells.add_missing_cells = True
+c.Autograde.pre_convert_hook = inspect_submission
+c.ExportApp.plugin_class = "grader.nbgrader_autograde.ExportWithProblems"
 
 # Feedback shows the autograded notebook; remove hidden tests from it (a no-op without --hidden-tests).
 c.GenerateFeedback.preprocessors = [

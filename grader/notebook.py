@@ -1,27 +1,23 @@
-"""Grading from inside a notebook: what the grade cells of the nbgrader assignments call.
+"""Checking yourself from inside your notebook: what a grade cell does when *you* run it.
 
     from grader.notebook import grade
     grade("dpo", "dpo_loss")
 
 runs one check (``grader/checks/dpo.py``) on the functions defined in the notebook and prints a pass
-line, or raises ``GradeFailed`` (an ``AssertionError``, so nbgrader scores the cell 0) whose message is
-the outcome's expected / got / hint lines and nothing else: no traceback that would show the grade
-cell's source (hidden tests stay hidden in feedback).
+line, or raises ``GradeFailed`` (an ``AssertionError``) whose message is the outcome's expected / got /
+hint lines and nothing else: no traceback that would show the grade cell's source.
 
-On Linux the check runs in a forked copy of the kernel, as ``rlhf-course check`` runs it in a child
-process: a learner's infinite loop stops after the check's own time limit and a learner's ``os._exit``
-or crash ends only the copy, so the kernel lives on to run the remaining grade cells. Elsewhere (no
-safe ``fork``) the check runs in the kernel itself and nbgrader's ``c.Execute.timeout`` is the limit.
+On Linux the check runs in a forked copy of the kernel: a learner's infinite loop stops after the
+check's own time limit and a learner's ``os._exit`` or crash ends only the copy, so the kernel lives
+on. Elsewhere (no safe ``fork``) the check runs in the kernel itself.
 
-``autograde_kernel()`` is run at kernel start by the nbgrader configuration that ``rlhf-course
-nbgrader`` writes: from then on the kernel executes only what the command-line grader reads (imports,
-functions, classes, constant assignments) plus the ``grade(...)`` calls, so demo cells (training runs,
-prints) are skipped and a stub's unfinished demo cannot slow or stop grading.
+This is self-assessment in the learner's own kernel, which the learner controls. Instructor grading
+never comes here: nbgrader's autograde grades each submission through the sandboxed executor from a
+trusted process (``grader.nbgrader_autograde``) and does not execute the grade cells at all.
 """
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import json
 import logging
@@ -196,45 +192,3 @@ def _kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-
-
-# --- autograde: run definitions and grade calls only ----------------------------------------------
-
-
-def _is_grade_call(node: ast.stmt) -> bool:
-    if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
-        return False
-    func = node.value.func
-    return (isinstance(func, ast.Name) and func.id == "grade") or (
-        isinstance(func, ast.Attribute) and func.attr == "grade")
-
-
-def definitions_and_grades(tree: ast.Module) -> ast.Module:
-    """The statements ``rlhf-course check`` would run, plus the grade cells' ``grade(...)`` calls."""
-    from grader.learner import keep_definitions
-
-    kept = {id(n) for n in keep_definitions(tree).body}
-    tree.body = [n for n in tree.body if id(n) in kept or _is_grade_call(n)]
-    return tree
-
-
-class _DefinitionsOnly(ast.NodeTransformer):
-    def __init__(self, user_ns: dict):
-        self.user_ns = user_ns
-
-    def visit_Module(self, node: ast.Module) -> ast.Module:
-        from grader.learner import SKIPPED_NAMES, skipped_names
-
-        # Remembered so that a NameError on a skipped name is explained, as `rlhf-course check` does.
-        self.user_ns.setdefault(SKIPPED_NAMES, set()).update(skipped_names(node))
-        return definitions_and_grades(node)
-
-
-def autograde_kernel() -> None:
-    """Make this IPython kernel skip everything but definitions and grade calls (see the module doc)."""
-    from IPython import get_ipython
-
-    shell = get_ipython()
-    if shell is None:
-        raise RuntimeError("autograde_kernel() runs inside an IPython kernel")
-    shell.ast_transformers.append(_DefinitionsOnly(shell.user_ns))

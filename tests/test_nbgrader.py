@@ -10,6 +10,7 @@ here one kernel per submission would cost seconds each.
 
 from __future__ import annotations
 
+import base64
 import copy
 import csv
 import json
@@ -27,7 +28,7 @@ from grader.engine.local import run_exercise
 from grader.exercises import EXERCISES
 from grader.learner import load_namespace
 from grader.nbgrader_course import CourseError, assignment_notebook, check_grade_id, write_course
-from grader.notebook import GradeFailed, definitions_and_grades, grade
+from grader.notebook import GradeFailed, grade
 from tests.reference import ROOT, solution, with_mistake
 
 pytestmark = pytest.mark.nbgrader
@@ -35,9 +36,8 @@ pytestmark = pytest.mark.nbgrader
 EXERCISE = "dpo"  # the full matrix; the other exercises get their reference graded
 IDS = [e.id for e in EXERCISES]
 COURSE_ID = "rlhf-course"
-# The kernel imports the catalogue (tests.mistakes) for the mistaken submissions; time limits shrink 20x.
-ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-       "RLHF_COURSE_TIMEOUT_SCALE": "0.05"}
+# Time limits shrink 10x: the infinite loop costs seconds, not minutes.
+ENV = {**os.environ, "RLHF_COURSE_TIMEOUT_SCALE": "0.1"}
 
 
 def run(*args, cwd):
@@ -74,11 +74,25 @@ def solution_body(nb, function):
     return defining_cell(nb, function).source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0].strip()
 
 
+def mistake_source(mistake_id: str) -> str:
+    """The catalogue's wrong implementation as notebook code: the module's private helpers, then the mistake
+    under the function's own name (submissions are graded in a sandbox that cannot import tests/)."""
+    import importlib
+    import inspect
+
+    module = importlib.import_module(f"tests.mistakes.{EXERCISE}")
+    function = checks_module(EXERCISE).MISTAKES[mistake_id].function
+    helpers = [inspect.getsource(f) for name, f in vars(module).items()
+               if name.startswith("_") and inspect.isfunction(f) and f.__module__ == module.__name__]
+    body = inspect.getsource(getattr(module, mistake_id)).replace(f"def {mistake_id}(", f"def {function}(", 1)
+    return "\n\n".join([*helpers, body])
+
+
 def with_mistake_cell(nb, mistake_id):
     """The reference notebook with one function taken from the catalogue (tests/mistakes/<id>.py)."""
     function = checks_module(EXERCISE).MISTAKES[mistake_id].function
     nb = copy.deepcopy(nb)
-    defining_cell(nb, function).source = f"from tests.mistakes.{EXERCISE} import {mistake_id} as {function}"
+    defining_cell(nb, function).source = mistake_source(mistake_id)
     return nb
 
 
@@ -91,6 +105,95 @@ def one_mistake_per_function() -> list[str]:
 
 MISTAKES = one_mistake_per_function()
 BAD = ("syntax", "tampered", "loop", "dies", "missing", "notjson")
+# Hostile or broken submissions, graded in the same batch between two honest students.
+HONEST = ("aaa-honest", "zzz-honest")
+CHEATS = ("cheat-patch-grade", "cheat-class-body", "cheat-helper", "cheat-frames", "cheat-replay", "cheat-solutions",
+          "cheat-symlink", "cheat-symlink-helper")  # each on the stub: nothing implemented
+ODD = ("odd-old-schema", "odd-stripped", "odd-json-not-notebook", "odd-empty", "odd-class-kill", "odd-bloated")
+NEEDS_A_LOOK = ("loop", "dies", "missing", "notjson", "cheat-symlink", "odd-json-not-notebook", "odd-empty",
+                "odd-class-kill", "odd-old-schema", "odd-stripped", "odd-bloated", "tampered")
+
+
+def code_cell_after_imports(nb, source: str):
+    """``nb`` with a code cell of ``source`` right after the first code cell (the imports)."""
+    nb = copy.deepcopy(nb)
+    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    nb.cells.insert(first + 1, nbformat.v4.new_code_cell(source))
+    return nb
+
+
+def without_solution_cells(nb):
+    """The thief deletes the stub's own definitions, which would come after the stolen ones."""
+    nb = copy.deepcopy(nb)
+    nb.cells = [c for c in nb.cells if not c.metadata.get("nbgrader", {}).get("solution")]
+    return nb
+
+
+def hostile(course: Path, source, release) -> dict[str, tuple[str, str | None, dict]]:
+    """student -> (notebook name, text, {file beside it: text, or ("symlink", target)})."""
+    stub = release
+    solutions, source_nb = str(ROOT / "solutions" / "dpo.py"), str(course / "source" / "dpo" / "dpo.ipynb")
+    nbs = {
+        "cheat-patch-grade": code_cell_after_imports(stub, "import grader.notebook\ngrader.notebook.grade = print"),
+        "cheat-class-body": code_cell_after_imports(stub, (
+            "class _Patch:\n    import grader.checking as checking, grader.engine.judge as judge\n"
+            "    judge.close = lambda *a, **k: True\n    checking.expect_tensor = lambda *a, **k: a[1]\n"
+            "    judge.verdict = lambda e, c, r, d: judge.Outcome(e, c, 'pass', points=9)\n")),
+        "cheat-helper": code_cell_after_imports(stub, "import helper"),
+        "cheat-frames": code_cell_after_imports(stub, (
+            "class _Walk:\n    import sys\n    frame = sys._getframe()\n    while frame is not None:\n"
+            "        for name in list(frame.f_globals):\n"
+            "            if name in ('close', 'verdict', 'determine_grade', 'compare'):\n"
+            "                frame.f_globals[name] = lambda *a, **k: True\n        frame = frame.f_back\n")),
+        "cheat-replay": code_cell_after_imports(stub, (
+            "class _Replay:\n    import numpy, grader, os\n"
+            "    data = numpy.load(os.path.join(grader.__path__[0], 'reference', 'dpo.npz'))\n")),
+        "cheat-solutions": without_solution_cells(code_cell_after_imports(stub, (
+            f"class _Steal:\n    import json\n    ns = {{}}\n    for path in ({solutions!r}, {source_nb!r}):\n"
+            f"        try:\n            text = open(path).read()\n        except OSError:\n            continue\n"
+            f"        code = text if path.endswith('.py') else '\\n'.join(\n"
+            f"            ''.join(c['source']) for c in json.loads(text)['cells'] if c['cell_type'] == 'code')\n"
+            f"        exec(code, ns)\n\n\n"
+            f"def sequence_logps(*a, **k):\n    return _Steal.ns['sequence_logps'](*a, **k)\n\n\n"
+            f"def dpo_loss(*a, **k):\n    return _Steal.ns['dpo_loss'](*a, **k)\n\n\n"
+            f"def dpo_step(*a, **k):\n    return _Steal.ns['dpo_step'](*a, **k)\n"))),
+        "cheat-gradebook": code_cell_after_imports(source, (
+            f"class _Gradebook:\n    import sqlite3\n    leaked = []\n"
+            f"    try:\n        db = sqlite3.connect({str(course / 'gradebook.db')!r})\n"
+            f"        db.execute('UPDATE grade SET manual_score = 99')\n        db.commit()\n"
+            f"        leaked.append(db.execute('SELECT * FROM grade').fetchall())\n    except Exception:\n        pass\n"
+            f"    try:\n        leaked.append(open({str(course / 'submitted' / 'reference' / 'dpo' / 'dpo.ipynb')!r}).read())\n"
+            f"    except OSError:\n        pass\n    if leaked:\n        raise RuntimeError(str(leaked))\n")),
+        "cheat-symlink-helper": without_solution_cells(code_cell_after_imports(
+            stub, "from answers import sequence_logps, dpo_loss, dpo_step")),
+    }
+    old = copy.deepcopy(source)
+    for c in old.cells:
+        if "nbgrader" in c.metadata:
+            c.metadata.nbgrader["schema_version"] = 1
+    stripped = copy.deepcopy(source)
+    for c in stripped.cells:
+        c.metadata.pop("nbgrader", None)
+    nbs["odd-old-schema"], nbs["odd-stripped"] = old, stripped
+    nbs["odd-class-kill"] = code_cell_after_imports(source, "class _Die:\n    import os\n    os._exit(1)")
+    bloated = copy.deepcopy(source)
+    picture = base64.b64encode(os.urandom(3_000_000)).decode()
+    bloated.cells.append(nbformat.v4.new_markdown_cell("![x](attachment:x.png)\n" + "word " * 400_000,
+                                                       attachments={"x.png": {"image/png": picture}}))
+    next(c for c in reversed(bloated.cells) if c.cell_type == "code").outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="y" * 5_000_000)]
+    nbs["odd-bloated"] = bloated
+    out = {student: (f"{EXERCISE}.ipynb", nbformat.writes(nb), {}) for student, nb in nbs.items()}
+    out["cheat-helper"][2]["helper.py"] = (
+        "import grader.engine.judge as judge, grader.checking as checking\n"
+        "judge.close = lambda *a, **k: True\nchecking.expect_tensor = lambda *a, **k: a[1]\n")
+    out["cheat-symlink-helper"][2]["answers.py"] = ("symlink", ROOT / "solutions" / "dpo.py")
+    out["cheat-symlink"] = (f"{EXERCISE}.ipynb", None, {f"{EXERCISE}.ipynb": ("symlink", Path(source_nb))})
+    out["odd-json-not-notebook"] = (f"{EXERCISE}.ipynb", json.dumps({"cells": "none", "answer": 42}), {})
+    out["odd-empty"] = (f"{EXERCISE}.ipynb", "", {})
+    for student in HONEST:
+        out[student] = (f"{EXERCISE}.ipynb", nbformat.writes(source), {})
+    return out
 
 
 def submissions(source, release) -> dict[str, tuple[str, str]]:
@@ -136,6 +239,16 @@ def course(tmp_path_factory):
         folder = course / "submitted" / student / EXERCISE
         folder.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text)
+    for student, (name, text, beside) in hostile(course, source, release).items():
+        folder = course / "submitted" / student / EXERCISE
+        folder.mkdir(parents=True, exist_ok=True)
+        if text is not None:
+            (folder / name).write_text(text)
+        for other, content in beside.items():
+            if isinstance(content, tuple):
+                (folder / other).symlink_to(content[1])
+            else:
+                (folder / other).write_text(content)
     autograde = nbgrader("autograde", "*", cwd=course)
     feedback = nbgrader("generate_feedback", "*", cwd=course)
     export = nbgrader("export", "--to", "grades.csv", cwd=course)
@@ -180,7 +293,7 @@ def test_every_reference_gets_full_marks(course, exercise):
 def test_every_student_is_in_the_csv_and_the_batch_finished(course):
     scores = csv_scores(course["dir"])
     total = sum(c.points for c in checks_module(EXERCISE).CHECKS)
-    students = {"reference", "stub", *BAD, *(f"mistake-{m}" for m in MISTAKES)}
+    students = {"reference", "stub", *BAD, *(f"mistake-{m}" for m in MISTAKES), *HONEST, *CHEATS, *ODD, "cheat-gradebook"}
     assert set(scores) == students
     assert all(max_score == total for _, max_score in scores.values())
     assert scores["reference"][0] == total and scores["stub"][0] == 0
@@ -234,6 +347,60 @@ def test_bad_submissions_are_graded_with_a_reason(course):
     assert course["returncode"] != 0  # nbgrader signals the unreadable submissions once all are graded
 
 
+def full_marks() -> float:
+    return float(sum(c.points for c in checks_module(EXERCISE).CHECKS))
+
+
+def test_honest_students_around_the_hostile_ones_keep_full_marks(course):
+    scores = csv_scores(course["dir"])
+    assert all(scores[s][0] == full_marks() for s in (*HONEST, "reference", "odd-bloated", "tampered"))
+
+
+@pytest.mark.parametrize("student", CHEATS)
+def test_a_cheat_scores_zero(course, student):
+    assert csv_scores(course["dir"])[student][0] == 0, cell_scores(course["dir"], student)
+
+
+def test_the_gradebook_and_other_students_are_out_of_reach(course):
+    d = course["dir"]
+    nb = nbformat.read(d / "autograded" / "cheat-gradebook" / EXERCISE / f"{EXERCISE}.ipynb", as_version=4)
+    shown = json.dumps([c.get("outputs", []) for c in nb.cells])
+    assert "RuntimeError" not in shown and "BEGIN SOLUTION" not in shown  # it read nothing to leak
+    assert csv_scores(d)["cheat-gradebook"][0] == full_marks()  # its own (correct) code; nothing changed
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{d / 'gradebook.db'}", COURSE_ID) as gb:
+        grades = [g for s in gb.assignment_submissions(EXERCISE) for n in s.notebooks for g in n.grades]
+        assert grades and not any(g.manual_score == 99 for g in grades)
+
+
+def test_odd_metadata_does_not_stop_the_batch(course):
+    scores = csv_scores(course["dir"])
+    assert scores["odd-old-schema"][0] == full_marks() and scores["odd-stripped"][0] == full_marks()
+    assert scores["odd-class-kill"][0] == 0
+    assert "KeyError" not in course["log"] and "nbgrader update" not in course["log"]
+
+
+def test_outputs_and_attachments_do_not_bloat_the_results(course):
+    d = course["dir"]
+    assert (d / "autograded" / "odd-bloated" / EXERCISE / f"{EXERCISE}.ipynb").stat().st_size < 1_000_000
+    assert (d / "feedback" / "odd-bloated" / EXERCISE / f"{EXERCISE}.html").stat().st_size < 2_000_000
+
+
+def test_the_export_tells_submissions_that_need_a_look_from_zeros(course):
+    with open(course["dir"] / "grades.csv", newline="") as f:
+        rows = {r["student_id"]: r for r in csv.DictReader(f) if r["assignment"] == EXERCISE}
+    for student in NEEDS_A_LOOK:
+        assert rows[student]["needs_attention"], student
+    for student in ("reference", "stub", *HONEST, *(f"mistake-{m}" for m in MISTAKES)):
+        assert not rows[student]["needs_attention"], (student, rows[student]["needs_attention"])
+    assert rows["stub"]["score"] == "0.0"  # a real zero, with nothing to look at
+    assert "symbolic link" in rows["cheat-symlink"]["needs_attention"]
+    assert "not a Jupyter notebook" in rows["odd-json-not-notebook"]["needs_attention"]
+    assert "empty" in rows["odd-empty"]["needs_attention"]
+    assert "died" in rows["odd-class-kill"]["needs_attention"]
+
+
 @pytest.mark.parametrize("exercise", IDS)
 def test_release_holds_no_solution_and_no_hidden_test(course, exercise):
     release = course["dir"] / "release" / exercise
@@ -253,7 +420,9 @@ def test_feedback_shows_reasons_but_no_hidden_test(course):
     feedback = course["dir"] / "feedback"
     for page in feedback.glob("*/*/*.html"):
         html = page.read_text()
-        assert "HIDDEN TESTS" not in html and "grader.notebook" not in html, page
+        assert "HIDDEN TESTS" not in html, page
+        if page.parts[-3] != "cheat-patch-grade":  # that one imports grader.notebook itself
+            assert "grader.notebook" not in html, page
     pages = {p.parts[-3]: p.read_text() for p in feedback.glob(f"*/{EXERCISE}/{EXERCISE}.html")}
     assert {"reference", "stub", "loop", "dies"} <= set(pages), course["feedback_log"]
     assert "not implemented yet" in pages["stub"]
@@ -321,16 +490,6 @@ def test_sys_exit_in_learner_code_is_a_death_not_a_pass():
         grade(EXERCISE, "dpo_loss", ns)
 
 
-def test_autograde_kernel_runs_definitions_and_grade_calls_only():
-    import ast
-
-    source = ("import torch\nX = 3\ndef f():\n    return X\ntorch.manual_seed(0)\nfor i in range(10**9):\n    pass\n"
-              "f()\ngrade('dpo', 'dpo_loss')\nfrom grader import notebook\nnotebook.grade('dpo', 'dpo_step')\n")
-    kept = ast.unparse(definitions_and_grades(ast.parse(source)))
-    assert [line for line in kept.splitlines() if line] == ["import torch", "X = 3", "def f():", "    return X", "grade('dpo', 'dpo_loss')",
-                                 "from grader import notebook", "notebook.grade('dpo', 'dpo_step')"]
-
-
 def test_grading_never_reads_solutions(tmp_path):
     """A learner's machine has no solutions/: every grade cell of the reference notebook passes while any
     attempt to open a file under solutions/ kills the process (and a forked check's death fails it)."""
@@ -352,17 +511,3 @@ for check in checks_module({EXERCISE!r}).CHECKS:
     assert r.stdout.count("passed") == len(checks_module(EXERCISE).CHECKS)
 
 
-def test_autograde_kernel_remembers_what_it_skipped_so_a_name_error_is_explained():
-    import ast
-
-    from grader.learner import SKIPPED_NAMES
-    from grader.notebook import _DefinitionsOnly
-
-    user_ns = {}
-    tree = _DefinitionsOnly(user_ns).visit(ast.parse("import torch\nEPS = torch.tensor(1e-8)\nX = 3\n"))
-    assert user_ns[SKIPPED_NAMES] == {"EPS"} and "EPS" not in ast.unparse(tree)
-    ns = dict(solution(EXERCISE))
-    exec("def dpo_loss(*args, **kwargs):\n    return EPS\n", ns)
-    ns[SKIPPED_NAMES] = user_ns[SKIPPED_NAMES]
-    with pytest.raises(GradeFailed, match="define `EPS` inside your function"):
-        grade(EXERCISE, "dpo_loss", ns)

@@ -179,14 +179,16 @@ class Executor:
 
     # -- one submission ----------------------------------------------------------------------------
 
-    def stage(self, file: str) -> str:
-        """Copy the submission (and the .py files beside it) into the staging folder; its path inside."""
+    def stage(self, file: str, siblings_from: str | None = None) -> str:
+        """Copy the submission (and the .py files beside it, or in ``siblings_from``) into the staging
+        folder; its path inside."""
         for entry in os.listdir(self.staging):
             path = os.path.join(self.staging, entry)
             shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.remove(path)
         src = Path(file)
         budget = MAX_COPY_BYTES
-        siblings = sorted(p for p in src.parent.glob("*.py") if p != src)[:MAX_SIBLINGS]
+        siblings = sorted(p for p in Path(siblings_from or src.parent).glob("*.py") if p.name != src.name)
+        siblings = siblings[:MAX_SIBLINGS]
         for p in (src, *siblings):
             try:
                 data = _read_regular_file(p, budget)
@@ -270,8 +272,9 @@ def _ensure_models() -> None:
 
 def grade(jobs: Iterable[tuple[str, str]], device: str | None = None, timeout_scale: float = 1.0,
           on_event: Callable[[dict], None] | None = None, executor: Executor | None = None,
-          require_sandbox: bool = False) -> Report:
-    """Grade ``(exercise_id, file)`` pairs; returns every check's outcome as a dict, in check order."""
+          require_sandbox: bool = False, siblings_from: str | None = None) -> Report:
+    """Grade ``(exercise_id, file)`` pairs; returns every check's outcome as a dict, in check order.
+    ``siblings_from``: take the helper modules from that folder instead of the file's own."""
     jobs = list(jobs)
     report = Report()
     for exercise, _ in jobs:
@@ -289,7 +292,7 @@ def grade(jobs: Iterable[tuple[str, str]], device: str | None = None, timeout_sc
         report.device, report.device_reason = executor.device, executor.device_reason
         report.sandboxed, report.sandbox_note = executor.sandboxed, executor.sandbox_note
         for exercise, file in jobs:
-            for result in _grade_one(executor, exercise, file, timeout_scale):
+            for result in _grade_one(executor, exercise, file, timeout_scale, siblings_from):
                 report.results.append(result)
                 if on_event:
                     on_event({"event": "result", **result})
@@ -299,12 +302,12 @@ def grade(jobs: Iterable[tuple[str, str]], device: str | None = None, timeout_sc
     return report
 
 
-def _grade_one(executor: Executor, exercise: str, file: str, scale: float):
+def _grade_one(executor: Executor, exercise: str, file: str, scale: float, siblings_from: str | None = None):
     """Yield each check's outcome (as a dict) for one submission."""
     checks = judge.load(exercise).checks
     todo = list(checks)
     while todo:
-        inside = executor.stage(file)
+        inside = executor.stage(file, siblings_from)
         event = executor.open(exercise, inside, LOAD_TIMEOUT_S * scale)
         loaded = event.get("event") == "reply" and isinstance(event.get("reply"), dict)
         if not loaded or "load_error" in event["reply"]:
