@@ -131,6 +131,18 @@ class Context:
         t = torch.as_tensor(data, dtype=self.dtype).to(self.device)
         return t.requires_grad_(requires_grad)
 
+    @property
+    def variant(self) -> int:
+        """0 for the public inputs; a course's secret number under ``input_variant``."""
+        return _variant
+
+    def literal(self, data, requires_grad: bool = False) -> torch.Tensor:
+        """A hand-picked input (ties, signs, extremes): itself in the public variant, jittered in a secret one."""
+        t = torch.as_tensor(data, dtype=torch.float64)
+        if _variant:
+            t = torch.tensor([_jitter(v) for v in t.flatten().tolist()], dtype=torch.float64).view(t.shape)
+        return self.tensor(t, requires_grad)
+
 
 def _signature(func: Callable) -> str:
     import inspect
@@ -196,9 +208,43 @@ def shape_hint(got: tuple[int, ...], expected: tuple[int, ...]) -> str:
     return "check which dimensions you reduce over"
 
 
+# --- the inputs' variant: the public inputs every learner sees (0), or an instructor's secret ones ----------
+
+_variant = 0
+VARIANT_STRIDE = 1_000_003  # variants shift every seed by a multiple of this prime
+LITERAL_JITTER = 0.01  # a literal input moves by up to 1% of itself in a secret variant
+
+
+@contextlib.contextmanager
+def input_variant(variant: int):
+    """Within this block, ``seeded``, ``seed_for`` and ``Context.literal`` make the inputs of ``variant``: 0 for
+    the public inputs (``grader/reference/``), another number for a course's secret ones (``rlhf-course
+    nbgrader``), so that outputs copied from the public reference are wrong there."""
+    global _variant
+    before, _variant = _variant, int(variant)
+    try:
+        yield
+    finally:
+        _variant = before
+
+
+def seed_for(seed: int) -> int:
+    return seed + VARIANT_STRIDE * _variant
+
+
 def seeded(seed: int) -> torch.Generator:
     """A CPU generator: check inputs are drawn on the CPU, so they are the same on every device."""
-    return torch.Generator().manual_seed(seed)
+    return torch.Generator().manual_seed(seed_for(seed))
+
+
+def _jitter(value: float) -> float:
+    """``value`` moved by up to LITERAL_JITTER of itself, by a hash of (variant, value): equal values stay equal
+    (ties), zeros stay zero (padding) and signs stay, so the case a literal input was chosen for still holds."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{_variant}:{value!r}".encode()).digest()
+    unit = int.from_bytes(digest[:8], "big") / 2**64 * 2 - 1  # [-1, 1)
+    return value * (1 + LITERAL_JITTER * unit)
 
 
 def weighted_grads(name: str, output: torch.Tensor, inputs: list[torch.Tensor],

@@ -276,6 +276,19 @@ class SandboxedGrade(NbGraderPreprocessor):
                 record_problem(assignment, student, notebook, f"{outcome.check}: {outcome.message}")
         return nb, resources
 
+    def _reference(self, assignment: str):
+        """The course's secret expected observations (``rlhf-course nbgrader`` wrote them); the public ones, with a
+        warning, for a course written before there were secret ones."""
+        from grader.engine import judge
+        from grader.nbgrader_course import secret_reference_path
+
+        path = secret_reference_path(_course_root(), assignment)
+        if path.exists():
+            return judge.load_file(path)
+        self.log.warning("%s is missing: grading on the public inputs, which a student can hard-code; run "
+                         "`rlhf-course nbgrader` on this course again", path)
+        return judge.load(assignment)
+
     def _grade(self, nb, assignment: str, notebook: str, student: str) -> tuple[dict[str, Outcome], str | None]:
         from grader.engine.sandbox import SandboxUnavailable
         from grader.engine.supervisor import ExecutorFailed, grade
@@ -292,7 +305,8 @@ class SandboxedGrade(NbGraderPreprocessor):
             nbformat.write(nb, path)
             executor = _shared_executor(require_sandbox=not self.allow_unsandboxed)
             report = grade([(assignment, str(path))], executor=executor, timeout_scale=scale,
-                           siblings_from=str(submitted) if submitted.is_dir() else folder)
+                           siblings_from=str(submitted) if submitted.is_dir() else folder,
+                           references={assignment: self._reference(assignment)})
         except SandboxUnavailable as exc:
             self.log.error("%s (set c.SandboxedGrade.allow_unsandboxed = True to grade anyway; see "
                            "guides/instructors.md)", exc)

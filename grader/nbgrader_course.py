@@ -63,6 +63,8 @@ def _defined_in(cells) -> dict[str, int]:
 
 def assignment_notebook(exercise: str, root: Path, hidden_tests: bool = False) -> nbformat.NotebookNode:
     """``solutions/<exercise>.py`` as a notebook, with each check's grade cell after the last function it calls."""
+    import re
+
     from grader.checking import checks_module
 
     nb = read_solution(root / get(exercise).solution)
@@ -78,6 +80,11 @@ def assignment_notebook(exercise: str, root: Path, hidden_tests: bool = False) -
     for i, cell in enumerate(nb.cells):
         cells.append(cell)
         cells.extend(grade_cell(exercise, c, hidden_tests) for c in after.get(i, []))
+    # Learners check the notebook itself: `rlhf-course check <id>` alone grades a clone's exercises/<id>.py.
+    command = re.compile(rf"rlhf-course check {re.escape(exercise)}(?![\w-])(?!\s*--file)(?![ \t]+\w)")
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            cell.source = command.sub(lambda m: f"{m.group(0)} --file {exercise}.ipynb", cell.source)
     nb.cells = cells
     nb.metadata.pop("jupytext", None)
     nb.metadata["language_info"] = {"name": "python"}
@@ -133,9 +140,14 @@ c.ExportApp.plugin_class = "grader.nbgrader_autograde.ExportWithProblems"
 # Feedback shows the autograded notebook; remove hidden tests from it (a no-op without --hidden-tests).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "nbgrader.preprocessors.ClearHiddenTests",
+    "grader.nbgrader_feedback.ClearHiddenTests",  # nbgrader's, without its warning under HTML export
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# Feedback math renders offline: each page loads MathJax 2 from a copy written beside it (about 2 MB),
+# feedback/<student>/<assignment>/mathjax/; hand students the whole folder. `nbgrader release_feedback`
+# carries the .html alone: for students who fetch feedback that way, point
+# c.FeedbackHTMLExporter.mathjax_url at a MathJax 2 they can reach (then nothing is copied).
+c.GenerateFeedback.exporter_class = "grader.nbgrader_feedback.FeedbackHTMLExporter"
 
 load_subconfig({LOCAL_CONFIG!r})  # noqa: F821
 '''
@@ -165,7 +177,35 @@ def write_course(course_dir: Path, exercises: list[str], root: Path, course_id: 
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, target)
         written.append(target)
+    written += write_secret_references(course_dir, exercises)
     return written
+
+
+SECRET_DIR = "secret_references"  # in the course directory: never released, never in the sandbox's view
+
+
+def secret_reference_path(course_dir: Path, exercise: str) -> Path:
+    return course_dir / SECRET_DIR / f"{exercise}.npz"
+
+
+def write_secret_references(course_dir: Path, exercises: list[str], log=print) -> list[Path]:
+    """The expected observations (and the catalogue's, for hints) on inputs students cannot know: a variant
+    drawn once per course (kept when the course is written again), computed from solutions/ now."""
+    import secrets
+
+    from grader.engine import judge
+    from grader.refs import write
+
+    existing = sorted((course_dir / SECRET_DIR).glob("*.npz"))
+    variant = judge.load_file(existing[0]).variant if existing else secrets.randbelow(2**31 - 2) + 1
+    paths = []
+    for e in exercises:
+        log(f"computing the expected observations on the course's secret inputs: {e}")
+        path = write(e, secret_reference_path(course_dir, e), variant)
+        path.chmod(0o600)
+        paths.append(path)
+    (course_dir / SECRET_DIR).chmod(0o700)
+    return paths
 
 
 def points_table(exercises: list[str]) -> str:

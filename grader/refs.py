@@ -19,22 +19,23 @@ import torch
 
 from grader.checking import checks_module
 from grader.engine.executor import observe
-from grader.engine.judge import REFERENCE_DIR, Reference, close, reference_path
+from grader.engine.judge import Reference, close, reference_path
 
 
 class StaleCatalogue(Exception):
     """A mistake the checks cannot see, or two mistakes they cannot tell apart."""
 
 
-def _observe(exercise: str, check, ns: dict) -> dict | None:
+def _observe(exercise: str, check, ns: dict, variant: int) -> dict | None:
     """Observations, or None when the check fails structurally (its hint comes from that failure)."""
-    return observe(exercise, check, ns, torch.device("cpu")).get("observed")
+    return observe(exercise, check, ns, torch.device("cpu"), variant=variant).get("observed")
 
 
-def meta(exercise: str) -> dict:
+def meta(exercise: str, variant: int = 0) -> dict:
     """What the judge needs to know of the checks module, as plain data."""
     module = checks_module(exercise)
     return {
+        "variant": variant,
         "checks": [{"name": c.name, "functions": list(c.functions), "points": c.points, "timeout_s": c.timeout_s,
                     "description": c.description} for c in module.CHECKS],
         "mistakes": {m: asdict(mistake) for m, mistake in module.MISTAKES.items()},
@@ -42,7 +43,9 @@ def meta(exercise: str) -> dict:
     }
 
 
-def compute(exercise: str) -> Reference:
+def compute(exercise: str, variant: int = 0) -> Reference:
+    """The observations of the reference and of every catalogued mistake, on the inputs of ``variant`` (0: the
+    public ones shipped in the package; another number: a course's secret inputs, ``rlhf-course nbgrader``)."""
     root = Path(__file__).resolve().parent.parent
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
@@ -59,7 +62,7 @@ def compute(exercise: str) -> Reference:
     mistakes_all: dict = {}
     seen_by: dict[str, list[str]] = {m: [] for m in module.MISTAKES}  # mistake -> checks that fail on it
     for check in module.CHECKS:
-        expected = _observe(exercise, check, ref_ns)
+        expected = _observe(exercise, check, ref_ns, variant)
         if expected is None:
             raise StaleCatalogue(f"the reference fails check {check.name!r}")
         expected_all[check.name] = expected
@@ -67,7 +70,7 @@ def compute(exercise: str) -> Reference:
         for mistake_id, mistake in module.MISTAKES.items():
             if mistake.function not in check.functions:
                 continue
-            observed = _observe(exercise, check, with_mistake(exercise, mistake_id))
+            observed = _observe(exercise, check, with_mistake(exercise, mistake_id), variant)
             if observed is None:
                 seen_by[mistake_id].append(check.name)
                 continue
@@ -84,11 +87,12 @@ def compute(exercise: str) -> Reference:
     unnamed = [m for m, checks in seen_by.items() if not checks]
     if unnamed:
         raise StaleCatalogue(f"no check fails on (or tells apart) the catalogued mistakes {unnamed}")
-    return Reference(meta(exercise), expected_all, mistakes_all)
+    return Reference(meta(exercise, variant), expected_all, mistakes_all)
 
 
-def write(exercise: str) -> Path:
-    REFERENCE_DIR.mkdir(exist_ok=True)
-    path = reference_path(exercise)
-    np.savez_compressed(path, **compute(exercise).to_arrays())
+def write(exercise: str, path: Path | None = None, variant: int = 0) -> Path:
+    """Store the reference for ``variant``: by default the package's public one."""
+    path = path or reference_path(exercise)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **compute(exercise, variant).to_arrays())
     return path

@@ -108,7 +108,27 @@ BAD = ("syntax", "tampered", "loop", "dies", "missing", "notjson")
 # Hostile or broken submissions, graded in the same batch between two honest students.
 HONEST = ("aaa-honest", "zzz-honest")
 CHEATS = ("cheat-patch-grade", "cheat-class-body", "cheat-helper", "cheat-frames", "cheat-replay", "cheat-solutions",
-          "cheat-symlink", "cheat-symlink-helper")  # each on the stub: nothing implemented
+          "cheat-symlink", "cheat-symlink-helper", "cheat-hardcoded")  # each on the stub: nothing implemented
+
+
+def hardcoded_dpo_loss() -> str:
+    """dpo_loss that returns the public reference's stored outputs (with their gradients grafted on): it passes
+    `rlhf-course check`, whose inputs are public, and must fail where the inputs are secret."""
+    from grader.engine import judge
+
+    obs = {k: v.tolist() for k, v in judge.load(EXERCISE).expected["dpo_loss"].items()}
+    return f"""def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps,
+             beta=0.1, label_smoothing=0.0, loss_type="sigmoid"):
+    import torch
+    from grader.checks.dpo import WEIGHTS
+    OBS = {obs!r}
+    t = lambda key: torch.tensor(OBS[key], dtype=policy_chosen_logps.dtype)
+    w = WEIGHTS[: policy_chosen_logps.shape[0]]
+    graft = sum((x - x.detach()) * t(g) / w for x, g in ((policy_chosen_logps, "grad_policy_chosen"),
+                (policy_rejected_logps, "grad_policy_rejected"), (ref_chosen_logps, "grad_ref_chosen")))
+    extreme = bool(policy_chosen_logps.abs().max() > 500)
+    return t("losses_extreme" if extreme else "losses") + graft, t("chosen_rewards"), t("rejected_rewards")
+"""
 ODD = ("odd-old-schema", "odd-stripped", "odd-json-not-notebook", "odd-empty", "odd-class-kill", "odd-bloated")
 NEEDS_A_LOOK = ("loop", "dies", "missing", "notjson", "cheat-symlink", "odd-json-not-notebook", "odd-empty",
                 "odd-class-kill", "odd-old-schema", "odd-stripped", "odd-bloated", "tampered")
@@ -166,7 +186,9 @@ def hostile(course: Path, source, release) -> dict[str, tuple[str, str | None, d
             f"    except OSError:\n        pass\n    if leaked:\n        raise RuntimeError(str(leaked))\n")),
         "cheat-symlink-helper": without_solution_cells(code_cell_after_imports(
             stub, "from answers import sequence_logps, dpo_loss, dpo_step")),
+        "cheat-hardcoded": copy.deepcopy(stub),
     }
+    defining_cell(nbs["cheat-hardcoded"], "dpo_loss").source = hardcoded_dpo_loss()
     old = copy.deepcopy(source)
     for c in old.cells:
         if "nbgrader" in c.metadata:
@@ -361,6 +383,32 @@ def test_a_cheat_scores_zero(course, student):
     assert csv_scores(course["dir"])[student][0] == 0, cell_scores(course["dir"], student)
 
 
+def test_hard_coded_public_outputs_pass_at_home_and_score_zero_in_class(course, tmp_path):
+    from grader.engine.supervisor import grade as grade_files
+
+    path = tmp_path / "hardcoded.py"
+    path.write_text((ROOT / "exercises" / "dpo.py").read_text().split("def dpo_loss(")[0] + hardcoded_dpo_loss())
+    at_home = {r["check"]: r["status"] for r in grade_files([(EXERCISE, str(path))]).results}
+    assert at_home["dpo_loss"] == "pass"  # the public inputs: a learner can fool themselves
+    assert cell_scores(course["dir"], "cheat-hardcoded")[check_grade_id("dpo_loss")] == 0
+
+
+@pytest.mark.parametrize("exercise", IDS)
+def test_the_course_judges_on_secret_inputs_that_keep_the_catalogue(course, exercise):
+    from grader.engine import judge
+    from grader.nbgrader_course import secret_reference_path
+
+    path = secret_reference_path(course["dir"], exercise)
+    assert path.stat().st_mode & 0o077 == 0 and not list((course["dir"] / "release").rglob("*.npz"))
+    secret, public = judge.load_file(path), judge.load(exercise)
+    assert secret.variant != 0 and public.variant == 0
+    for check, obs in public.expected.items():
+        if obs:  # every check with observations sees other inputs...
+            assert any(not judge.close(secret.expected[check][k], v, 1e-4, 1e-5) for k, v in obs.items()), check
+        # ...on which the catalogue's mistakes are still told apart
+        assert secret.mistakes[check].keys() == public.mistakes[check].keys(), check
+
+
 def test_the_gradebook_and_other_students_are_out_of_reach(course):
     d = course["dir"]
     nb = nbformat.read(d / "autograded" / "cheat-gradebook" / EXERCISE / f"{EXERCISE}.ipynb", as_version=4)
@@ -511,3 +559,31 @@ for check in checks_module({EXERCISE!r}).CHECKS:
     assert r.stdout.count("passed") == len(checks_module(EXERCISE).CHECKS)
 
 
+
+
+def test_parallel_autograde_processes_share_one_gradebook(tmp_path):
+    """The guide's large-class recipe: several `nbgrader autograde` processes at once on one SQLite gradebook
+    (each with its own warm executor) lose no grade and no problem report."""
+    course = tmp_path / "course"
+    assert run(sys.executable, "-m", "grader.cli", "nbgrader", str(course), EXERCISE, cwd=ROOT).returncode == 0
+    assert nbgrader("generate_assignment", EXERCISE, cwd=course).returncode == 0
+    source = course / "source" / EXERCISE / f"{EXERCISE}.ipynb"
+    groups = "abc"
+    for group in groups:
+        for i in range(2):
+            folder = course / "submitted" / f"{group}{i}" / EXERCISE
+            folder.mkdir(parents=True)
+            (folder / f"{EXERCISE}.ipynb").write_bytes(source.read_bytes())
+        (course / "submitted" / f"{group}9" / EXERCISE).mkdir(parents=True)
+        (course / "submitted" / f"{group}9" / EXERCISE / f"{EXERCISE}.ipynb").write_text("")  # one to report each
+    procs = [subprocess.Popen([sys.executable, "-m", "nbgrader", "autograde", EXERCISE, "--student", f"{g}*"],
+                              cwd=course, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for g in groups]
+    logs = [p.communicate(timeout=600)[1] for p in procs]
+    assert not any("database is locked" in log for log in logs), logs
+    assert nbgrader("export", "--to", "grades.csv", cwd=course).returncode == 0
+    with open(course / "grades.csv", newline="") as f:
+        rows = {r["student_id"]: r for r in csv.DictReader(f)}
+    assert {s: float(r["score"]) for s, r in rows.items() if not s.endswith("9")} == {
+        f"{g}{i}": full_marks() for g in groups for i in range(2)}
+    assert all("empty" in rows[f"{g}9"]["needs_attention"] for g in groups)

@@ -112,7 +112,7 @@ def loss_inputs(ctx: Context, extreme: bool = False):
         pr = torch.tensor([-15.5, -28.0, -9.0, -35.0])
         rc = torch.tensor([-13.0, -29.0, -8.0, -40.0])
         rr = torch.tensor([-14.0, -29.5, -8.5, -37.5])
-    return [ctx.tensor(x, requires_grad=True) for x in (pc, pr, rc, rr)]
+    return [ctx.literal(x, requires_grad=True) for x in (pc, pr, rc, rr)]
 
 
 # Distinct weights per example: the gradient of sum(w * losses) shows per-example scaling mistakes.

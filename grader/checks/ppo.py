@@ -14,7 +14,8 @@ import copy
 
 import torch
 
-from grader.checking import Check, CheckFailed, Context, Mistake, expect_tensor, seeded, weighted_grads
+from grader.checking import (Check, CheckFailed, Context, Mistake, expect_tensor, seed_for, seeded,
+                             weighted_grads)
 
 MISTAKES: dict[str, Mistake] = {
     # token_logprobs
@@ -226,8 +227,8 @@ def check_token_logprobs(ctx: Context) -> dict:
 
 def kl_inputs(ctx: Context):
     """(2, 5) log-probs with log r = ref_logp - logp of both signs, several with |log r| >= 1."""
-    logp = torch.tensor([[-0.3, -1.7, -2.2, -0.9, -3.1], [-4.0, -2.6, -0.5, -1.3, -0.8]])
-    log_ratio = torch.tensor([[-2.5, -1.2, -0.4, 0.01, 0.9], [1.6, 2.2, -0.05, 0.3, -1.0]])
+    logp = ctx.literal([[-0.3, -1.7, -2.2, -0.9, -3.1], [-4.0, -2.6, -0.5, -1.3, -0.8]]).cpu()
+    log_ratio = ctx.literal([[-2.5, -1.2, -0.4, 0.01, 0.9], [1.6, 2.2, -0.05, 0.3, -1.0]]).cpu()
     ref_logp = ctx.tensor(logp + log_ratio)
     return ctx.tensor(logp, requires_grad=True), ref_logp
 
@@ -277,7 +278,7 @@ def check_kl_penalized_rewards(ctx: Context) -> dict:
     # Garbage of 20 to 40 at padding: large, yet exp() of it stays finite in float32.
     logp = with_garbage(ctx.tensor(-3.0 * torch.rand(3, 6, generator=g)), mask, 8, scale=20.0).requires_grad_(True)
     ref_logp = with_garbage(ctx.tensor(-3.0 * torch.rand(3, 6, generator=g)), mask, 9, scale=20.0)
-    scores = ctx.tensor([1.5, -0.7, 2.0])
+    scores = ctx.literal([1.5, -0.7, 2.0])
     out = call_pure(ctx, "kl_penalized_rewards", scores, logp, ref_logp, mask, 0.3)
     expect_tensor("kl_penalized_rewards", out, (3, 6), "rewards")
     expect_no_grad("kl_penalized_rewards", out, "rewards", "rewards_not_detached")
@@ -288,7 +289,7 @@ def check_gae(ctx: Context) -> dict:
     g = seeded(10)
     mask = padded_mask(ctx, [6, 4, 2], 6)
     rewards = ctx.tensor(0.2 * torch.randn(3, 6, generator=g)) * mask  # zero at padding, as from the rewards
-    rewards = rewards + ctx.tensor([[0.0] * 5 + [1.0], [0.0] * 3 + [-0.8, 0, 0], [0.0, 1.5] + [0.0] * 4])
+    rewards = rewards + ctx.literal([[0.0] * 5 + [1.0], [0.0] * 3 + [-0.8, 0, 0], [0.0, 1.5] + [0.0] * 4])
     values = with_garbage(ctx.tensor(torch.randn(3, 6, generator=g)), mask, 11, scale=2.0).requires_grad_(True)
     out = call_pure(ctx, "gae", rewards, values, mask, 0.9, 0.8, changed_means={1: "gae_modifies_values"})
     if not (isinstance(out, (tuple, list)) and len(out) == 2):
@@ -320,8 +321,8 @@ POLICY_CLIP = 0.25
 def policy_inputs(ctx: Context):
     """Two rows (6 and 3 valid tokens). Row 0 visits the four clip quadrants and the band; row 1 has two
     clipped tokens and one in the band; padding holds extreme ratios and advantages."""
-    ratio = torch.tensor([[1.4, 0.6, 0.5, 1.5, 1.1, 0.9], [1.3, 0.7, 1.05, 3.0, 0.2, 0.9]])
-    advantages = torch.tensor([[2.0, 0.5, -1.0, -1.5, 0.8, -0.3], [1.2, -0.7, -2.0, 5.0, -4.0, 3.0]])
+    ratio = ctx.literal([[1.4, 0.6, 0.5, 1.5, 1.1, 0.9], [1.3, 0.7, 1.05, 3.0, 0.2, 0.9]]).cpu()
+    advantages = ctx.literal([[2.0, 0.5, -1.0, -1.5, 0.8, -0.3], [1.2, -0.7, -2.0, 5.0, -4.0, 3.0]]).cpu()
     old_logp = -torch.rand(2, 6, generator=seeded(15)) * 3.0
     mask = padded_mask(ctx, [6, 3], 6)
     return (ctx.tensor(old_logp + ratio.log(), requires_grad=True), ctx.tensor(old_logp, requires_grad=True),
@@ -349,9 +350,9 @@ VALUE_CLIP = 0.25
 def value_inputs(ctx: Context):
     """Two rows (5 and 3 valid tokens): predictions inside the clip band, outside it towards the target
     (clipped, zero gradient) and outside it away from the target (unclipped); garbage on padding."""
-    old_values = torch.tensor([[0.5, 0.5, -0.4, 1.2, 0.3], [2.0, -1.0, 0.6, 3.0, -2.0]])
-    values = torch.tensor([[0.9, 0.6, -0.9, 1.6, 0.1], [1.5, -1.1, 1.2, 9.0, -7.0]])
-    returns = torch.tensor([[1.0, 0.45, -1.5, 0.8, 0.35], [1.0, 0.3, 1.0, -6.0, 8.0]])
+    old_values = ctx.literal([[0.5, 0.5, -0.4, 1.2, 0.3], [2.0, -1.0, 0.6, 3.0, -2.0]]).cpu()
+    values = ctx.literal([[0.9, 0.6, -0.9, 1.6, 0.1], [1.5, -1.1, 1.2, 9.0, -7.0]]).cpu()
+    returns = ctx.literal([[1.0, 0.45, -1.5, 0.8, 0.35], [1.0, 0.3, 1.0, -6.0, 8.0]]).cpu()
     mask = padded_mask(ctx, [5, 3], 5)
     return (ctx.tensor(values, requires_grad=True), ctx.tensor(old_values, requires_grad=True),
             ctx.tensor(returns, requires_grad=True), mask)
@@ -430,7 +431,7 @@ def check_ppo_step(ctx: Context) -> dict:
     reference.requires_grad_(True)  # so that a gradient reaching it would show; checked below
     grad_sizes = []  # of every backward pass into the policy: tells "no gradient" from "no update"
     hooks = [p.register_hook(lambda grad: grad_sizes.append(grad.detach().abs().max())) for p in policy.parameters()]
-    torch.manual_seed(0)
+    torch.manual_seed(seed_for(0))
     try:
         run_steps(ctx, policy, reference, value_head, optimizer, prompts, reward_fn)
     finally:

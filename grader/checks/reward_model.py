@@ -15,8 +15,7 @@ from functools import lru_cache
 import torch
 import torch.nn as nn
 
-from grader.checking import (Check, CheckFailed, Context, LearnerError, Mistake, expect_tensor, seeded,
-                             weighted_grads)
+from grader.checking import (Check, CheckFailed, Context, LearnerError, Mistake, expect_tensor, seed_for, seeded, weighted_grads)
 from grader.preferences import load_preferences
 
 MISTAKES: dict[str, Mistake] = {
@@ -98,6 +97,8 @@ OBSERVATIONS = {
     "rating_loss": "the rating loss",
     "grad_rating": "the gradient of the rating loss with respect to the rewards",
     "accuracy": "the preference accuracy",
+    "rewards_frozen": "the rewards (B,) of a model with a frozen encoder",
+    "grad_head_frozen": "the gradient reaching the head when the encoder is frozen",
 }
 
 HIDDEN, DROPOUT = 48, 0.25  # not the defaults, and hidden != the encoder's 64: shape mistakes show
@@ -264,7 +265,7 @@ def check_freeze_encoder(ctx: Context) -> dict:
         raise CheckFailed("RewardModel(freeze_encoder=True): the head gets no gradient",
                           expected="gradients on both Linear layers of the head", got="none",
                           hint="freeze only the encoder's parameters; the head must stay trainable")
-    return {}
+    return {"rewards_frozen": rewards.detach(), "grad_head_frozen": _projection([p.grad for p in head], 13)}
 
 
 # --- the losses and the accuracy ---------------------------------------------------------------
@@ -289,16 +290,16 @@ def _call_pairwise_extreme(ctx: Context, chosen: torch.Tensor, rejected: torch.T
 
 
 def check_pairwise_loss(ctx: Context) -> dict:
-    chosen = ctx.tensor([1.5, 0.2, -0.3, 2.0], requires_grad=True)
-    rejected = ctx.tensor([0.5, 0.9, 0.9, -1.0], requires_grad=True)  # gaps 1.0, -0.7, -1.2, 3.0
+    chosen = ctx.literal([1.5, 0.2, -0.3, 2.0], requires_grad=True)
+    rejected = ctx.literal([0.5, 0.9, 0.9, -1.0], requires_grad=True)  # gaps 1.0, -0.7, -1.2, 3.0
     loss = _call_loss(ctx, "pairwise_loss", chosen, rejected)
     grad_chosen, grad_rejected = weighted_grads("pairwise_loss", loss, [chosen, rejected])
-    margin = ctx.tensor([2.0, 0.0, 0.5, 1.5])
+    margin = ctx.literal([2.0, 0.0, 0.5, 1.5])
     loss_margin = _call_loss(ctx, "pairwise_loss", chosen, rejected, margin=margin)
     (grad_margin,) = weighted_grads("pairwise_loss with a margin", loss_margin, [chosen])
     # Gaps of -200, +200 and -0.5: log(sigmoid(-200)) and log(1 + exp(200)) are inf in float32.
-    extreme_chosen = ctx.tensor([-120.0, 90.0, 0.3], requires_grad=True)
-    extreme_rejected = ctx.tensor([80.0, -110.0, 0.8])
+    extreme_chosen = ctx.literal([-120.0, 90.0, 0.3], requires_grad=True)
+    extreme_rejected = ctx.literal([80.0, -110.0, 0.8])
     loss_extreme = _call_pairwise_extreme(ctx, extreme_chosen, extreme_rejected)
     (grad_extreme,) = weighted_grads("pairwise_loss at extreme gaps", loss_extreme, [extreme_chosen])
     if not torch.isfinite(grad_extreme).all():
@@ -311,7 +312,7 @@ def check_pairwise_loss(ctx: Context) -> dict:
 
 
 def check_rating_loss(ctx: Context) -> dict:
-    rewards = ctx.tensor([2.0, 0.0, 1.0, -1.5], requires_grad=True)
+    rewards = ctx.literal([2.0, 0.0, 1.0, -1.5], requires_grad=True)
     ratings = ctx.tensor([1.0, 0.5, 0.0, 0.5])  # good, neutral, bad, neutral
     loss = _call_loss(ctx, "rating_loss", rewards, ratings)
     (grad,) = weighted_grads("rating_loss", loss, [rewards])
@@ -319,8 +320,11 @@ def check_rating_loss(ctx: Context) -> dict:
 
 
 def check_preference_accuracy(ctx: Context) -> dict:
-    chosen = ctx.tensor([1.5, 0.2, 0.4, 3.0, -1.0])
-    rejected = ctx.tensor([0.5, 0.9, 0.4, -2.0, -1.0])  # right, wrong, tie, right, tie
+    chosen = ctx.literal([1.5, 0.2, 0.4, 3.0, -1.0])
+    rejected = ctx.literal([0.5, 0.9, 0.4, -2.0, -1.0])  # right, wrong, tie, right, tie
+    if ctx.variant:  # a secret variant draws the five pairs from these cases: another accuracy, ties kept
+        pick = torch.randint(0, 5, (5,), generator=seeded(31)).to(ctx.device)
+        chosen, rejected = chosen[pick], rejected[pick]
     out = ctx.call("preference_accuracy", chosen, rejected)
     if isinstance(out, torch.Tensor) and out.numel() == 1:
         out = out.item()
@@ -348,7 +352,7 @@ def held_out_accuracy(ctx: Context, model: nn.Module, pairs: list[dict]) -> floa
 
 
 def check_train_reward_model(ctx: Context) -> dict:
-    torch.manual_seed(0)  # the head's default init and the learner's shuffling: the same on every run
+    torch.manual_seed(seed_for(0))  # the head's default init and the learner's shuffling: the same on every run
     encoder = fresh_encoder(ctx, perturb=False)  # the tiny BERT as learners get it
     model = ctx.call("RewardModel", encoder).to(ctx.device, ctx.dtype)
     before = [p.detach().clone() for p in model.parameters()]

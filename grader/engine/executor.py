@@ -65,15 +65,17 @@ def to_numpy(x):
     return x.contiguous().numpy()
 
 
-def observe(exercise: str, check, ns: Mapping[str, Any], device, learner_files: tuple[str, ...] = ()) -> dict:
-    """Run one check's code on ``ns``: ``{"observed": {name: array}}`` or ``{"failed": {...}}``; the
-    arrays are numpy (``grader.engine.wire`` encodes them for the judge)."""
-    from grader.checking import CheckFailed, Context, LearnerError, NotImplementedYet, one_cpu_thread
+def observe(exercise: str, check, ns: Mapping[str, Any], device, learner_files: tuple[str, ...] = (),
+            variant: int = 0) -> dict:
+    """Run one check's code on ``ns`` with the inputs of ``variant`` (``grader.checking.input_variant``):
+    ``{"observed": {name: array}}`` or ``{"failed": {...}}``; the arrays are numpy (``grader.engine.wire``
+    encodes them for the judge)."""
+    from grader.checking import CheckFailed, Context, LearnerError, NotImplementedYet, input_variant, one_cpu_thread
 
     ctx = Context(exercise, check, ns, device, learner_files)
     start = time.perf_counter()
     try:
-        with one_cpu_thread(device):
+        with one_cpu_thread(device), input_variant(variant):
             observed = check.run(ctx)
         reply: dict = {"observed": {k: to_numpy(v) for k, v in observed.items()}}
     except NotImplementedYet as exc:
@@ -164,7 +166,7 @@ def _learner_process(sock: socket.socket, config: dict, request: dict) -> None:
             if not line:
                 break
             check = checks[json.loads(line)["check"]]
-            reply = observe(exercise, check, ns, device, (path,))
+            reply = observe(exercise, check, ns, device, (path,), int(request.get("variant", 0)))
             if "observed" in reply:
                 reply["observed"] = wire.encode_all(reply["observed"])
             _send(sock, reply)

@@ -83,6 +83,11 @@ class Reference:
         self.by_name = {c.name: c for c in self.checks}
 
     @property
+    def variant(self) -> int:
+        """Which inputs these observations are for: 0 the public ones, else a course's secret ones."""
+        return int(self.meta.get("variant", 0))
+
+    @property
     def catalogue(self) -> dict[str, dict]:
         return self.meta["mistakes"]
 
@@ -119,10 +124,16 @@ def reference_path(exercise: str) -> Path:
 
 @lru_cache(maxsize=None)
 def load(exercise: str) -> Reference:
+    """The public reference shipped with the package (inputs of variant 0)."""
     path = reference_path(exercise)
     if not path.exists():
         raise FileNotFoundError(f"no stored reference for {exercise!r} at {path}; "
                                 f"run `rlhf-course refs {exercise}` in a clone of the course")
+    return load_file(path)
+
+
+def load_file(path: Path) -> Reference:
+    """A stored reference, e.g. a course's secret one (``rlhf-course nbgrader``)."""
     with np.load(path, allow_pickle=False) as arrays:
         return Reference.from_arrays({k: arrays[k] for k in arrays.files})
 
@@ -198,12 +209,12 @@ def mistake_hint(ref: Reference, check: CheckInfo, mistake_id: str) -> str:
     return where + mistake["hint"]
 
 
-def verdict(exercise: str, check_name: str, reply: dict, device_type: str) -> Outcome:
+def verdict(exercise: str, check_name: str, reply: dict, device_type: str, ref: Reference | None = None) -> Outcome:
     """The outcome of one check from the executor's reply: ``{"observed": {...}}`` or ``{"failed": {...}}``.
 
     The reply comes from a process running learner code: anything in it may be hostile, so every field is
     type-checked and a malformed reply is a failed check, never an exception here."""
-    ref = load(exercise)
+    ref = ref or load(exercise)
     check = ref.by_name[check_name]
     out = Outcome(exercise, check.name, "fail", max_points=check.points)
     if not isinstance(reply, dict):

@@ -14,14 +14,15 @@ from grader.engine import judge, wire
 from grader.engine.executor import observe
 
 
-def run_check(exercise: str, check, ns: Mapping[str, Any], device, learner_files: tuple[str, ...] = ()
-              ) -> judge.Outcome:
+def run_check(exercise: str, check, ns: Mapping[str, Any], device, learner_files: tuple[str, ...] = (),
+              ref: judge.Reference | None = None) -> judge.Outcome:
     from grader.devices import prepare
 
-    reply = observe(exercise, check, ns, prepare(device), learner_files)
+    ref = ref or judge.load(exercise)
+    reply = observe(exercise, check, ns, prepare(device), learner_files, ref.variant)
     if "observed" in reply:
         reply["observed"] = wire.encode_all(reply["observed"])
-    return judge.verdict(exercise, check.name, reply, device.type)
+    return judge.verdict(exercise, check.name, reply, device.type, ref)
 
 
 def run_exercise(exercise: str, ns: Mapping[str, Any], device=None, only: tuple[str, ...] = (),

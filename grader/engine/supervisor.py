@@ -205,8 +205,9 @@ class Executor:
         self.staged = {inside: str(src)}
         return inside
 
-    def open(self, exercise: str, inside: str, timeout: float) -> dict:
-        return self._request({"op": "open", "exercise": exercise, "file": inside, "timeout": timeout}, timeout)
+    def open(self, exercise: str, inside: str, timeout: float, variant: int = 0) -> dict:
+        return self._request({"op": "open", "exercise": exercise, "file": inside, "timeout": timeout,
+                              "variant": variant}, timeout)
 
     def check(self, name: str, timeout: float) -> dict:
         return self._request({"op": "check", "check": name, "timeout": timeout}, timeout)
@@ -272,13 +273,16 @@ def _ensure_models() -> None:
 
 def grade(jobs: Iterable[tuple[str, str]], device: str | None = None, timeout_scale: float = 1.0,
           on_event: Callable[[dict], None] | None = None, executor: Executor | None = None,
-          require_sandbox: bool = False, siblings_from: str | None = None) -> Report:
+          require_sandbox: bool = False, siblings_from: str | None = None,
+          references: dict[str, judge.Reference] | None = None) -> Report:
     """Grade ``(exercise_id, file)`` pairs; returns every check's outcome as a dict, in check order.
-    ``siblings_from``: take the helper modules from that folder instead of the file's own."""
+    ``siblings_from``: take the helper modules from that folder instead of the file's own. ``references``: judge
+    these exercises with these stored observations (a course's secret inputs) instead of the public ones."""
     jobs = list(jobs)
     report = Report()
+    refs = {exercise: (references or {}).get(exercise) or judge.load(exercise) for exercise, _ in jobs}
     for exercise, _ in jobs:
-        report.plans[exercise] = [[c.name, c.points] for c in judge.load(exercise).checks]
+        report.plans[exercise] = [[c.name, c.points] for c in refs[exercise].checks]
     own = executor is None
     try:
         if own:
@@ -292,7 +296,7 @@ def grade(jobs: Iterable[tuple[str, str]], device: str | None = None, timeout_sc
         report.device, report.device_reason = executor.device, executor.device_reason
         report.sandboxed, report.sandbox_note = executor.sandboxed, executor.sandbox_note
         for exercise, file in jobs:
-            for result in _grade_one(executor, exercise, file, timeout_scale, siblings_from):
+            for result in _grade_one(executor, refs[exercise], exercise, file, timeout_scale, siblings_from):
                 report.results.append(result)
                 if on_event:
                     on_event({"event": "result", **result})
@@ -302,13 +306,13 @@ def grade(jobs: Iterable[tuple[str, str]], device: str | None = None, timeout_sc
     return report
 
 
-def _grade_one(executor: Executor, exercise: str, file: str, scale: float, siblings_from: str | None = None):
+def _grade_one(executor: Executor, ref: judge.Reference, exercise: str, file: str, scale: float,
+               siblings_from: str | None = None):
     """Yield each check's outcome (as a dict) for one submission."""
-    checks = judge.load(exercise).checks
-    todo = list(checks)
+    todo = list(ref.checks)
     while todo:
         inside = executor.stage(file, siblings_from)
-        event = executor.open(exercise, inside, LOAD_TIMEOUT_S * scale)
+        event = executor.open(exercise, inside, LOAD_TIMEOUT_S * scale, ref.variant)
         loaded = event.get("event") == "reply" and isinstance(event.get("reply"), dict)
         if not loaded or "load_error" in event["reply"]:
             if loaded:
@@ -326,7 +330,7 @@ def _grade_one(executor: Executor, exercise: str, file: str, scale: float, sibli
             event = executor.check(c.name, c.timeout_s * scale)
             if event.get("event") == "reply" and isinstance(event.get("reply"), dict):
                 try:
-                    outcome = judge.verdict(exercise, c.name, event["reply"], executor.device.split(":")[0])
+                    outcome = judge.verdict(exercise, c.name, event["reply"], executor.device.split(":")[0], ref)
                 except Exception as exc:  # noqa: BLE001 - a grader bug: this check fails, the batch goes on
                     outcome = judge.Outcome(exercise, c.name, "error", max_points=c.points,
                                             message=f"the grader failed on this check: {type(exc).__name__}: {exc}",

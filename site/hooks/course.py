@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 from pathlib import Path
@@ -24,6 +23,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
 
 from grader.exercises import EXERCISES
+from grader.mathjax import MathJaxMissing, mathjax_source
 
 ROOT = Path(__file__).resolve().parents[2]  # the course clone
 LESSONS_SECTION = "Lessons"
@@ -156,14 +156,11 @@ def _course_map(config) -> str:
     return "\n".join(rows)
 
 
-def mathjax_source() -> Path:
-    spec = importlib.util.find_spec("jupyter_server_mathjax")  # located, not imported (no Jupyter server)
-    if spec is None or not spec.submodule_search_locations:
-        raise PluginError("MathJax comes from the jupyter-server-mathjax package: run `pip install -e .`")
-    return Path(spec.submodule_search_locations[0]) / "static"
-
-
 def on_post_build(config):
+    try:
+        source = mathjax_source()
+    except MathJaxMissing as exc:
+        raise PluginError(str(exc)) from None
     # Everything but the SVG output jax (HTML-CSS is the one used): MathJax loads its parts lazily.
-    shutil.copytree(mathjax_source(), Path(config["site_dir"]) / MATHJAX_DEST,
+    shutil.copytree(source, Path(config["site_dir"]) / MATHJAX_DEST,
                     ignore=shutil.ignore_patterns("SVG"), dirs_exist_ok=True)
