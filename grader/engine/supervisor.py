@@ -40,6 +40,7 @@ MAX_SIBLINGS = 50  # .py files copied from beside the submission (a learner's he
 MAX_COPY_BYTES = 20 << 20
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
+EXECUTOR_BOOT = "import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); runpy.run_module('grader.engine.executor', run_name='__main__')"
 NO_SANDBOX_NOTICE = "note: your code runs without a sandbox here ({why}); grading still works"
 TOO_LARGE_MESSAGE = "sent back more data than any check needs"
 
@@ -105,7 +106,9 @@ class Executor:
         config = {"device": self.device_request, "limits": self.limits.__dict__,
                   "drop_to_uid": sandbox.SANDBOX_UID if ok and sandbox.privileged() else None,
                   "limit_processes": ok, "sandboxed": ok}
-        argv = [sys.executable, "-I", "-m", "grader.engine.executor", json.dumps(config)]
+        # -E -s: no environment variables or user site-packages of the learner's shell; the grader imported is this
+        # very package (its parent folder goes first on sys.path), whatever the install points at.
+        argv = [sys.executable, "-E", "-s", "-c", EXECUTOR_BOOT, str(PACKAGE_DIR.parent), json.dumps(config)]
         env = _executor_env()
         if ok:
             from grader.model_cache import cache_dir
