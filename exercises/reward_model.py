@@ -150,10 +150,14 @@ print(preference_accuracy(r_c, r_r))  # 1/3: the tie in the third pair counts as
 #    rewards, takes `pairwise_loss(chosen_rewards, rejected_rewards)`, zeroes the old gradients,
 #    back-propagates and takes an optimizer step;
 # 4. shows a `tqdm` progress bar with the current loss, and returns the list of the `steps` loss values
-#    (floats).
+#    (Python floats, `loss.item()`).
 #
-# The grader trains a fresh model with your function for a fixed number of steps and measures the accuracy on
-# held-out pairs with its own evaluation code.
+# The grader checks the loop step by step. It seeds torch, hands your function a reward model of its own (in
+# `eval()` mode and without dropout, so that the steps are deterministic), runs it for a fixed number of steps
+# with a learning rate that is not AdamW's default, and compares the losses you return, the change of the
+# parameters and the mode of each forward pass with the reference loop's. So draw the order exactly as above:
+# `torch.randperm(len(pairs))` at the start and again whenever fewer than `batch_size` pairs remain. Finally it
+# measures the accuracy on held-out pairs with its own evaluation code.
 
 # %%
 def encode(tokenizer, prompts: list[str], responses: list[str]) -> dict:

@@ -40,6 +40,10 @@ def meta(exercise: str, variant: int = 0) -> dict:
                     "description": c.description} for c in module.CHECKS],
         "mistakes": {m: asdict(mistake) for m, mistake in module.MISTAKES.items()},
         "observations": dict(getattr(module, "OBSERVATIONS", {})),
+        # observations judged by a lower bound, not by equality (outcomes that differ between correct code)
+        "at_least": dict(getattr(module, "AT_LEAST", {})),
+        # observations compared more loosely than the device's tolerance (rtol, atol), with the reason in the module
+        "tolerance": {k: list(v) for k, v in getattr(module, "TOLERANCE", {}).items()},
     }
 
 
@@ -65,6 +69,9 @@ def compute(exercise: str, variant: int = 0) -> Reference:
         expected = _observe(exercise, check, ref_ns, variant)
         if expected is None:
             raise StaleCatalogue(f"the reference fails check {check.name!r}")
+        low = [k for k, bound in getattr(module, "AT_LEAST", {}).items() if k in expected and expected[k] < bound]
+        if low:
+            raise StaleCatalogue(f"the reference falls below the bound of {low} in check {check.name!r}")
         expected_all[check.name] = expected
         seen = mistakes_all[check.name] = {}
         for mistake_id, mistake in module.MISTAKES.items():
@@ -74,13 +81,19 @@ def compute(exercise: str, variant: int = 0) -> Reference:
             if observed is None:
                 seen_by[mistake_id].append(check.name)
                 continue
-            if all(close(observed[k], expected[k], 1e-4, 1e-6) for k in expected):
-                continue
+            loose = getattr(module, "TOLERANCE", {})
+            if all(close(observed[k], expected[k], *loose.get(k, (1e-4, 1e-6))) for k in expected):
+                continue  # the judge could not tell it from the reference: not a mistake this check sees
             seen_by[mistake_id].append(check.name)
             seen[mistake_id] = observed
-        # Two mistakes this check cannot tell apart: it names neither (another check must).
-        twins = {m for a in seen for b in seen if a < b
-                 and all(close(seen[a][k], seen[b][k], 1e-3, 1e-4) for k in seen[a]) for m in (a, b)}
+        # Two mistakes this check cannot tell apart: it names neither (another check must), unless exactly one
+        # is a mistake in the function the check grades (the other's own check names that one).
+        pairs = [(a, b) for a in seen for b in seen if a < b
+                 and all(close(seen[a][k], seen[b][k], 1e-3, 1e-4) for k in seen[a])]
+        own = {m for m in seen if module.MISTAKES[m].function == check.functions[0]}
+        twins = set()
+        for a, b in pairs:
+            twins |= {a, b} - own if len({a, b} & own) == 1 else {a, b}
         for m in twins:
             del seen[m]
             seen_by[m].remove(check.name)

@@ -95,6 +95,17 @@ class Reference:
     def descriptions(self) -> dict[str, str]:
         return self.meta["observations"]
 
+    def tolerance(self, key: str, device_type: str) -> tuple[float, float]:
+        """The device's tolerance, or the observation's own where the checks declare a looser one."""
+        rtol, atol = tolerance(device_type)
+        own = self.meta.get("tolerance", {}).get(key)
+        return (max(rtol, own[0]), max(atol, own[1])) if own else (rtol, atol)
+
+    @property
+    def at_least(self) -> dict[str, float]:
+        """Observations judged by a lower bound (outcomes that differ between correct implementations)."""
+        return self.meta.get("at_least", {})
+
     def to_arrays(self) -> dict[str, np.ndarray]:
         arrays = {"meta": np.array(json.dumps(self.meta, sort_keys=True))}
         for check, obs in self.expected.items():
@@ -236,23 +247,31 @@ def verdict(exercise: str, check_name: str, reply: dict, device_type: str, ref: 
     except (BadObservation, ValueError, TypeError) as exc:
         out.message = f"the grader's executor sent unreadable observations ({exc})"
         return out
-    rtol, atol = tolerance(device_type)
     expected = ref.expected[check.name]
     missing = [k for k in expected if k not in observed]
     if missing:
         out.message = f"no observation of {ref.descriptions.get(missing[0], missing[0])} came back"
         return out
-    wrong = [k for k in expected if not close(observed[k], expected[k], rtol, atol)]
+    exact = [k for k in expected if k not in ref.at_least]
+    wrong = [k for k in exact if not close(observed[k], expected[k], *ref.tolerance(k, device_type))]
     if not wrong:
+        low = [k for k in expected if k in ref.at_least and not (observed[k].size == 1 and
+                                                                 float(observed[k].reshape(-1)[0]) >= ref.at_least[k])]
+        if low:
+            key = low[0]
+            out.message = f"{ref.descriptions.get(key, key)} is too low"
+            out.expected, out.got = f">= {ref.at_least[key]:g}", show(observed[key])
+            out.hint = "the steps match the reference's; check what happens over a longer run (fix the other checks first)"
+            return out
         out.status, out.points, out.message = "pass", check.points, "passed"
         return out
     key = wrong[0]
     out.message = f"mismatch in {ref.descriptions.get(key, key)}"
-    out.expected, out.got = show_pair(expected[key], observed[key], rtol, atol)
+    out.expected, out.got = show_pair(expected[key], observed[key], *ref.tolerance(key, device_type))
     # A catalogued mistake matches when all its observations agree with the learner's (looser
     # tolerance: the learner's version of the mistake may be computed in a different order).
     for mistake_id, obs in ref.mistakes[check.name].items():
-        if all(k in observed and close(observed[k], v, 1e-3, 1e-4) for k, v in obs.items()):
+        if all(k in observed and close(observed[k], v, 1e-3, 1e-4) for k, v in obs.items() if k not in ref.at_least):
             out.mistake, out.hint = mistake_id, mistake_hint(ref, check, mistake_id)
             return out
     out.hint = generic_hint(observed[key], expected[key])

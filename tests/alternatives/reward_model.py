@@ -1,7 +1,6 @@
 """Alternative correct reward-model implementations: other layer layouts and freezing styles, softplus and
 BCE-with-logits losses, loops, a concatenated forward pass and sampling with replacement."""
 
-import random
 
 import torch
 import torch.nn as nn
@@ -83,14 +82,17 @@ def preference_accuracy_sign(chosen_rewards, rejected_rewards):
 
 
 def train_reward_model_concatenated(model, tokenizer, pairs, steps=30, batch_size=8, lr=1e-3):
-    """One forward pass over chosen and rejected together; batches drawn with replacement; plain Adam."""
+    """One forward pass over chosen and rejected together; a slice-and-reshuffle order of its own writing;
+    zero_grad(set_to_none) after the step."""
     device = next(model.parameters()).device
-    optimizer = torch.optim.Adam((p for p in model.parameters() if p.requires_grad), lr=lr)
+    optimizer = torch.optim.AdamW((p for p in model.parameters() if p.requires_grad), lr=lr)
     model.train()
-    losses = []
+    losses, order = [], []
     with tqdm(total=steps) as bar:
         for _ in range(steps):
-            batch = [pairs[i] for i in torch.randint(len(pairs), (batch_size,)).tolist()]
+            if len(order) < batch_size:
+                order = torch.randperm(len(pairs)).tolist()
+            batch, order = [pairs[i] for i in order[:batch_size]], order[batch_size:]
             prompts = [ex["prompt"] for ex in batch]
             enc = encode(tokenizer, prompts + prompts, [ex["chosen"] for ex in batch] + [ex["rejected"] for ex in batch])
             rewards = model(enc["input_ids"].to(device), enc["attention_mask"].to(device))
@@ -105,16 +107,17 @@ def train_reward_model_concatenated(model, tokenizer, pairs, steps=30, batch_siz
 
 
 def train_reward_model_epochs(model, tokenizer, pairs, steps=30, batch_size=8, lr=1e-3):
-    """Python's own shuffling (seeded), epochs of consecutive slices, optimizer over all parameters."""
+    """Epochs of consecutive slices of a torch.randperm order; the optimizer over all parameters (AdamW skips
+    those without gradients); train() set inside the loop; the loss as float(loss.detach())."""
     device = next(model.parameters()).device
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    rng = random.Random(1)
-    order, losses = [], []
+    order, losses = torch.randperm(len(pairs)), []
+    start = 0
     for _ in tqdm(range(steps), desc="train"):
-        if len(order) < batch_size:
-            order = list(range(len(pairs)))
-            rng.shuffle(order)
-        batch, order = [pairs[i] for i in order[:batch_size]], order[batch_size:]
+        if start + batch_size > len(pairs):
+            order, start = torch.randperm(len(pairs)), 0
+        batch = [pairs[i] for i in order[start:start + batch_size]]
+        start += batch_size
         model.train()
         rewards = []
         for key in ("chosen", "rejected"):

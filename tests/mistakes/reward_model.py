@@ -151,13 +151,24 @@ def accuracy_count(chosen_rewards, rejected_rewards):
 
 # --- train_reward_model: the reference loop with one thing wrong ----------------------------------
 
-def _train(model, tokenizer, pairs, steps, batch_size, lr, swap=False, step=True, no_grad=False):
+def _train(model, tokenizer, pairs, steps, batch_size, lr, swap=False, step=True, no_grad=False, zero=True,
+           fresh_optimizer=False, use_lr=True, train_mode=True, reshuffle=True):
+    """The reference loop (solutions/reward_model.py) with one thing changed."""
     device = next(model.parameters()).device
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
-    model.train()
-    losses = []
-    for i in range(steps):
-        batch = [pairs[(i * batch_size + j) % len(pairs)] for j in range(batch_size)]
+
+    def new_optimizer():
+        params = [p for p in model.parameters() if p.requires_grad]
+        return torch.optim.AdamW(params, lr=lr) if use_lr else torch.optim.AdamW(params)
+
+    optimizer = new_optimizer()
+    if train_mode:
+        model.train()
+    order, position, losses = torch.randperm(len(pairs)), 0, []
+    for _ in range(steps):
+        if position + batch_size > len(pairs):
+            order, position = (torch.randperm(len(pairs)) if reshuffle else order), 0
+        batch = [pairs[i] for i in order[position : position + batch_size].tolist()]
+        position += batch_size
         prompts = [ex["prompt"] for ex in batch]
         chosen = encode(tokenizer, prompts, [ex["chosen"] for ex in batch]).to(device)
         rejected = encode(tokenizer, prompts, [ex["rejected"] for ex in batch]).to(device)
@@ -165,7 +176,10 @@ def _train(model, tokenizer, pairs, steps, batch_size, lr, swap=False, step=True
             r_c = model(chosen["input_ids"], chosen["attention_mask"])
             r_r = model(rejected["input_ids"], rejected["attention_mask"])
         loss = pairwise_loss(r_r, r_c) if swap else pairwise_loss(r_c, r_r)
-        optimizer.zero_grad()
+        if fresh_optimizer:
+            optimizer = new_optimizer()
+        if zero:
+            optimizer.zero_grad()
         loss.backward()
         if step:
             optimizer.step()
@@ -183,3 +197,23 @@ def train_no_optimizer_step(model, tokenizer, pairs, steps=30, batch_size=8, lr=
 
 def train_rewards_under_no_grad(model, tokenizer, pairs, steps=30, batch_size=8, lr=1e-3):
     return _train(model, tokenizer, pairs, steps, batch_size, lr, no_grad=True)
+
+
+def train_no_zero_grad(model, tokenizer, pairs, steps=30, batch_size=8, lr=1e-3):
+    return _train(model, tokenizer, pairs, steps, batch_size, lr, zero=False)
+
+
+def train_optimizer_per_step(model, tokenizer, pairs, steps=30, batch_size=8, lr=1e-3):
+    return _train(model, tokenizer, pairs, steps, batch_size, lr, fresh_optimizer=True)
+
+
+def train_lr_ignored(model, tokenizer, pairs, steps=30, batch_size=8, lr=1e-3):
+    return _train(model, tokenizer, pairs, steps, batch_size, lr, use_lr=False)
+
+
+def train_no_train_mode(model, tokenizer, pairs, steps=30, batch_size=8, lr=1e-3):
+    return _train(model, tokenizer, pairs, steps, batch_size, lr, train_mode=False)
+
+
+def train_no_reshuffle(model, tokenizer, pairs, steps=30, batch_size=8, lr=1e-3):
+    return _train(model, tokenizer, pairs, steps, batch_size, lr, reshuffle=False)
