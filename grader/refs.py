@@ -42,6 +42,7 @@ def meta(exercise: str, variant: int = 0) -> dict:
         "observations": dict(getattr(module, "OBSERVATIONS", {})),
         # observations judged by a lower bound, not by equality (outcomes that differ between correct code)
         "at_least": dict(getattr(module, "AT_LEAST", {})),
+        "at_most": dict(getattr(module, "AT_MOST", {})),
         # observations compared more loosely than the device's tolerance (rtol, atol), with the reason in the module
         "tolerance": {k: list(v) for k, v in getattr(module, "TOLERANCE", {}).items()},
     }
@@ -70,6 +71,7 @@ def compute(exercise: str, variant: int = 0) -> Reference:
         if expected is None:
             raise StaleCatalogue(f"the reference fails check {check.name!r}")
         low = [k for k, bound in getattr(module, "AT_LEAST", {}).items() if k in expected and expected[k] < bound]
+        low += [k for k, bound in getattr(module, "AT_MOST", {}).items() if k in expected and expected[k] > bound]
         if low:
             raise StaleCatalogue(f"the reference falls below the bound of {low} in check {check.name!r}")
         expected_all[check.name] = expected

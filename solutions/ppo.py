@@ -300,6 +300,11 @@ print(loss, clip_fraction, toy_logp.grad)
 #    `vf_coef` * `ppo_value_loss` (both with `clip_eps`), zero the gradients, backpropagate, step;
 # 4. returns a dict of floats: `reward` (mean score), `kl` (mean over rows of the summed k1 of the rollout,
 #    an estimate of the sequence KL to the reference), and `clip_fraction` (of the last epoch).
+#
+# The grader checks the first iterations step by step: it seeds torch, so sample with `sample_responses`
+# (one call per iteration) and update on the whole batch, and it compares the metrics you return and what the
+# policy and value head compute afterwards with the reference's. Then it runs 30 iterations and requires the
+# expected reward to rise while the KL to the reference stays bounded.
 
 # %%
 @torch.no_grad()

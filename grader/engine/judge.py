@@ -106,6 +106,14 @@ class Reference:
         """Observations judged by a lower bound (outcomes that differ between correct implementations)."""
         return self.meta.get("at_least", {})
 
+    @property
+    def at_most(self) -> dict[str, float]:
+        return self.meta.get("at_most", {})
+
+    @property
+    def bounded(self) -> set[str]:
+        return {*self.at_least, *self.at_most}
+
     def to_arrays(self) -> dict[str, np.ndarray]:
         arrays = {"meta": np.array(json.dumps(self.meta, sort_keys=True))}
         for check, obs in self.expected.items():
@@ -252,17 +260,19 @@ def verdict(exercise: str, check_name: str, reply: dict, device_type: str, ref: 
     if missing:
         out.message = f"no observation of {ref.descriptions.get(missing[0], missing[0])} came back"
         return out
-    exact = [k for k in expected if k not in ref.at_least]
+    exact = [k for k in expected if k not in ref.bounded]
     wrong = [k for k in exact if not close(observed[k], expected[k], *ref.tolerance(k, device_type))]
     if not wrong:
-        low = [k for k in expected if k in ref.at_least and not (observed[k].size == 1 and
-                                                                 float(observed[k].reshape(-1)[0]) >= ref.at_least[k])]
-        if low:
-            key = low[0]
-            out.message = f"{ref.descriptions.get(key, key)} is too low"
-            out.expected, out.got = f">= {ref.at_least[key]:g}", show(observed[key])
-            out.hint = "the steps match the reference's; check what happens over a longer run (fix the other checks first)"
-            return out
+        for key in (k for k in expected if k in ref.bounded):
+            value = float(observed[key].reshape(-1)[0]) if observed[key].size == 1 else float("nan")
+            low, high = ref.at_least.get(key, -np.inf), ref.at_most.get(key, np.inf)
+            if not low <= value <= high:
+                out.message = f"{ref.descriptions.get(key, key)} is out of bounds"
+                out.expected = f">= {low:g}" if key in ref.at_least else f"<= {high:g}"
+                out.got = show(observed[key])
+                out.hint = ("the first steps match the reference's; check what happens over a longer run "
+                            "(and fix the other checks first)")
+                return out
         out.status, out.points, out.message = "pass", check.points, "passed"
         return out
     key = wrong[0]
@@ -271,7 +281,7 @@ def verdict(exercise: str, check_name: str, reply: dict, device_type: str, ref: 
     # A catalogued mistake matches when all its observations agree with the learner's (looser
     # tolerance: the learner's version of the mistake may be computed in a different order).
     for mistake_id, obs in ref.mistakes[check.name].items():
-        if all(k in observed and close(observed[k], v, 1e-3, 1e-4) for k, v in obs.items() if k not in ref.at_least):
+        if all(k in observed and close(observed[k], v, 1e-3, 1e-4) for k, v in obs.items() if k not in ref.bounded):
             out.mistake, out.hint = mistake_id, mistake_hint(ref, check, mistake_id)
             return out
     out.hint = generic_hint(observed[key], expected[key])

@@ -111,45 +111,38 @@ def ppo_value_loss_where(values, old_values, returns, mask, clip_eps=0.2):
     return 0.5 * (torch.where(a > b, a, b) * mask).sum() / mask.sum()
 
 
-def ppo_step_minibatches(policy, reference, value_head, optimizer, prompt_ids, reward_fn, *, max_new_tokens=8,
-                         beta=0.05, gamma=1.0, lam=0.95, epochs=4, clip_eps=0.2, vf_coef=0.5):
-    """Sampling with model.generate, two shuffled minibatches per epoch (TRL-style), KL metric from k1 sums."""
-    token_logprobs, kl_penalized_rewards, gae = REF["token_logprobs"], REF["kl_penalized_rewards"], REF["gae"]
+def ppo_step_separate_passes(policy, reference, value_head, optimizer, prompt_ids, reward_fn, *,
+                             max_new_tokens=8, beta=0.05, gamma=1.0, lam=0.95, epochs=4, clip_eps=0.2, vf_coef=0.5):
+    """Log-probs by gather on log_softmax and values from a second output, each computed in its own pass; the KL
+    metric from the log-prob difference; zero_grad(set_to_none) after the step; metrics through float()."""
+    kl_penalized_rewards, gae = REF["kl_penalized_rewards"], REF["gae"]
     masked_whiten, ppo_policy_loss, ppo_value_loss = REF["masked_whiten"], REF["ppo_policy_loss"], REF["ppo_value_loss"]
     P = prompt_ids.shape[1]
-    eos = policy.config.eos_token_id
+
+    def logp_of(model, ids, response):
+        logits = model(ids).logits[:, P - 1 : -1]
+        return torch.log_softmax(logits.float(), -1).gather(-1, response.unsqueeze(-1)).squeeze(-1)
+
+    def values_of(ids):
+        return value_head(policy(ids, output_hidden_states=True).hidden_states[-1][:, P - 1 : -1]).squeeze(-1)
+
     with torch.no_grad():
-        ids = policy.generate(prompt_ids, attention_mask=torch.ones_like(prompt_ids), do_sample=True, top_k=0,
-                              max_new_tokens=max_new_tokens, min_new_tokens=max_new_tokens, pad_token_id=eos)
-        response = ids[:, P:]
-        after_eos = torch.cumsum((response == eos).long(), 1) - (response == eos).long()
-        mask = (after_eos == 0).to(torch.get_default_dtype()).to(ids.device)
-
-        def run(model, with_values):
-            out = model(ids, output_hidden_states=with_values)
-            logp = token_logprobs(out.logits[:, P - 1 : -1], response)
-            return logp, (value_head(out.hidden_states[-1][:, P - 1 : -1]).squeeze(-1) if with_values else None)
-
-        old_logp, old_values = run(policy, True)
-        ref_logp, _ = run(reference, False)
+        response, mask = REF["sample_responses"](policy, prompt_ids, max_new_tokens)
+        ids = torch.cat([prompt_ids, response], dim=1)
+        old_logp, old_values, ref_logp = logp_of(policy, ids, response), values_of(ids), logp_of(reference, ids, response)
         scores = reward_fn(response, mask)
-        rewards = kl_penalized_rewards(scores, old_logp, ref_logp, mask, beta)
-        advantages, returns = gae(rewards, old_values, mask, gamma, lam)
+        advantages, returns = gae(kl_penalized_rewards(scores, old_logp, ref_logp, mask, beta), old_values, mask,
+                                  gamma, lam)
         advantages = masked_whiten(advantages, mask)
-    B = ids.shape[0]
     for _ in range(epochs):
-        for rows in torch.randperm(B, device=ids.device).chunk(2):
-            out = policy(ids[rows], output_hidden_states=True)
-            logp = token_logprobs(out.logits[:, P - 1 : -1], response[rows])
-            values = value_head(out.hidden_states[-1][:, P - 1 : -1]).squeeze(-1)
-            policy_loss, clip_fraction = ppo_policy_loss(logp, old_logp[rows], advantages[rows], mask[rows], clip_eps)
-            loss = policy_loss + vf_coef * ppo_value_loss(values, old_values[rows], returns[rows], mask[rows],
-                                                          clip_eps)
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-    return {"reward": scores.mean(), "kl": ((old_logp - ref_logp) * mask).sum(-1).mean(),
-            "clip_fraction": clip_fraction}
+        policy_loss, clip_fraction = ppo_policy_loss(logp_of(policy, ids, response), old_logp, advantages, mask,
+                                                     clip_eps)
+        value_loss = ppo_value_loss(values_of(ids), old_values, returns, mask, clip_eps)
+        (policy_loss + vf_coef * value_loss).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return {"reward": float(scores.mean()), "kl": float(((old_logp - ref_logp) * mask).sum(-1).mean()),
+            "clip_fraction": float(clip_fraction)}
 
 
 ALTERNATIVES = {
@@ -162,5 +155,5 @@ ALTERNATIVES = {
     "reinforce_loss": [reinforce_loss_sums],
     "ppo_policy_loss": [ppo_policy_loss_objective],
     "ppo_value_loss": [ppo_value_loss_where],
-    "ppo_step": [ppo_step_minibatches],
+    "ppo_step": [ppo_step_separate_passes],
 }
