@@ -354,6 +354,9 @@ def test_bad_submissions_are_graded_with_a_reason(course):
     assert scores["tampered"][0] == scores["reference"][0]
     assert "Missing grade cell check_dpo_loss" in course["log"]
     assert "check_dpo_step has changed" in course["log"]
+    # With hidden tests, an honest student's grade cells are not "changed": the warning means tampering again.
+    changed = [line for line in course["log"].splitlines() if "has changed" in line]
+    assert len(changed) == 1, changed
     assert (d / "autograded" / "tampered" / EXERCISE / f"{EXERCISE}.ipynb").stat().st_size < 1_000_000
     # An infinite loop in sequence_logps times out in its checks; dpo_loss is still graded.
     assert cell_scores(d, "loop") == {"check_sequence_logps": 0, "check_dpo_loss": 3,
@@ -561,15 +564,14 @@ for check in checks_module({EXERCISE!r}).CHECKS:
 
 
 
-def test_parallel_autograde_processes_share_one_gradebook(tmp_path):
-    """The guide's large-class recipe: several `nbgrader autograde` processes at once on one SQLite gradebook
-    (each with its own warm executor) lose no grade and no problem report."""
-    course = tmp_path / "course"
+@pytest.fixture(scope="module")
+def small_course(tmp_path_factory):
+    """dpo only, three groups of students graded by three `nbgrader autograde` processes at once."""
+    course = tmp_path_factory.mktemp("small") / "course"
     assert run(sys.executable, "-m", "grader.cli", "nbgrader", str(course), EXERCISE, cwd=ROOT).returncode == 0
     assert nbgrader("generate_assignment", EXERCISE, cwd=course).returncode == 0
     source = course / "source" / EXERCISE / f"{EXERCISE}.ipynb"
-    groups = "abc"
-    for group in groups:
+    for group in "abc":
         for i in range(2):
             folder = course / "submitted" / f"{group}{i}" / EXERCISE
             folder.mkdir(parents=True)
@@ -578,12 +580,37 @@ def test_parallel_autograde_processes_share_one_gradebook(tmp_path):
         (course / "submitted" / f"{group}9" / EXERCISE / f"{EXERCISE}.ipynb").write_text("")  # one to report each
     procs = [subprocess.Popen([sys.executable, "-m", "nbgrader", "autograde", EXERCISE, "--student", f"{g}*"],
                               cwd=course, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-             for g in groups]
-    logs = [p.communicate(timeout=600)[1] for p in procs]
-    assert not any("database is locked" in log for log in logs), logs
+             for g in "abc"]
+    return course, [p.communicate(timeout=600)[1] for p in procs]
+
+
+def export_rows(course: Path) -> dict[str, dict]:
     assert nbgrader("export", "--to", "grades.csv", cwd=course).returncode == 0
     with open(course / "grades.csv", newline="") as f:
-        rows = {r["student_id"]: r for r in csv.DictReader(f)}
+        return {r["student_id"]: r for r in csv.DictReader(f)}
+
+
+def test_parallel_autograde_processes_share_one_gradebook(small_course):
+    """The guide's large-class recipe: several `nbgrader autograde` processes at once on one SQLite gradebook
+    (each with its own warm executor) lose no grade and no problem report."""
+    course, logs = small_course
+    assert not any("database is locked" in log for log in logs), logs
+    rows = export_rows(course)
     assert {s: float(r["score"]) for s, r in rows.items() if not s.endswith("9")} == {
-        f"{g}{i}": full_marks() for g in groups for i in range(2)}
-    assert all("empty" in rows[f"{g}9"]["needs_attention"] for g in groups)
+        f"{g}{i}": full_marks() for g in "abc" for i in range(2)}
+    assert all("empty" in rows[f"{g}9"]["needs_attention"] for g in "abc")
+
+
+def test_autograde_refuses_to_run_students_code_without_a_sandbox(small_course):
+    course, _ = small_course
+    no_sandbox = {**ENV, "RLHF_COURSE_NO_SANDBOX": "1"}
+    r = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", EXERCISE, "--student", "a0", "--force"],
+                       cwd=course, env=no_sandbox, capture_output=True, text=True, timeout=600)
+    assert "needs a sandbox" in r.stderr
+    row = export_rows(course)["a0"]
+    assert float(row["score"]) == 0 and "needs a sandbox" in row["needs_attention"]
+    r = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", EXERCISE, "--student", "a0", "--force",
+                        "--SandboxedGrade.allow_unsandboxed=True"], cwd=course, env=no_sandbox, capture_output=True,
+                       text=True, timeout=600)
+    row = export_rows(course)["a0"]
+    assert float(row["score"]) == full_marks() and not row["needs_attention"]  # told to: graded, problems cleared

@@ -277,10 +277,11 @@ def _ensure_models() -> None:
 def grade(jobs: Iterable[tuple[str, str]], device: str | None = None, timeout_scale: float = 1.0,
           on_event: Callable[[dict], None] | None = None, executor: Executor | None = None,
           require_sandbox: bool = False, siblings_from: str | None = None,
-          references: dict[str, judge.Reference] | None = None) -> Report:
+          references: dict[str, judge.Reference] | None = None, checks: set[str] | None = None) -> Report:
     """Grade ``(exercise_id, file)`` pairs; returns every check's outcome as a dict, in check order.
     ``siblings_from``: take the helper modules from that folder instead of the file's own. ``references``: judge
-    these exercises with these stored observations (a course's secret inputs) instead of the public ones."""
+    these exercises with these stored observations (a course's secret inputs) instead of the public ones.
+    ``checks``: only these checks (by name), e.g. those a mutant's function is graded by."""
     jobs = list(jobs)
     report = Report()
     refs = {exercise: (references or {}).get(exercise) or judge.load(exercise) for exercise, _ in jobs}
@@ -299,7 +300,7 @@ def grade(jobs: Iterable[tuple[str, str]], device: str | None = None, timeout_sc
         report.device, report.device_reason = executor.device, executor.device_reason
         report.sandboxed, report.sandbox_note = executor.sandboxed, executor.sandbox_note
         for exercise, file in jobs:
-            for result in _grade_one(executor, refs[exercise], exercise, file, timeout_scale, siblings_from):
+            for result in _grade_one(executor, refs[exercise], exercise, file, timeout_scale, siblings_from, checks):
                 report.results.append(result)
                 if on_event:
                     on_event({"event": "result", **result})
@@ -310,9 +311,9 @@ def grade(jobs: Iterable[tuple[str, str]], device: str | None = None, timeout_sc
 
 
 def _grade_one(executor: Executor, ref: judge.Reference, exercise: str, file: str, scale: float,
-               siblings_from: str | None = None):
+               siblings_from: str | None = None, only: set[str] | None = None):
     """Yield each check's outcome (as a dict) for one submission."""
-    todo = list(ref.checks)
+    todo = [c for c in ref.checks if only is None or c.name in only]
     while todo:
         inside = executor.stage(file, siblings_from)
         event = executor.open(exercise, inside, LOAD_TIMEOUT_S * scale, ref.variant)
