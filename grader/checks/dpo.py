@@ -187,20 +187,24 @@ def check_dpo_loss_variants(ctx: Context) -> dict:
 
 
 def step_batch(ctx: Context, vocab: int) -> dict:
-    """B=3 pairs sharing prompts; chosen/rejected responses of unequal lengths; right padding."""
+    """B=3 pairs sharing prompts; chosen/rejected responses of unequal lengths; right padding to one width. The
+    third pair's two responses are the same text: its implicit rewards tie, which reward_accuracy counts as wrong."""
     g = seeded(7)
     prompts = [3, 5, 2]
-    lengths = {"chosen": [6, 2, 4], "rejected": [3, 5, 1]}
+    lengths = {"chosen": [6, 2, 4], "rejected": [3, 5, 4]}
+    width = max(p + r for resp in lengths.values() for p, r in zip(prompts, resp))
     batch = {}
     prompt_ids = [torch.randint(1, vocab, (n,), generator=g) for n in prompts]
+    responses = {}
     for prefix, resp in lengths.items():
-        width = max(p + r for p, r in zip(prompts, resp))
         ids = torch.zeros(3, width, dtype=torch.long)
         attention = torch.zeros(3, width, dtype=torch.long)
         response = torch.zeros(3, width)
         for b, (p, r) in enumerate(zip(prompts, resp)):
             ids[b, :p] = prompt_ids[b]
-            ids[b, p : p + r] = torch.randint(1, vocab, (r,), generator=g)
+            tokens = torch.randint(1, vocab, (r,), generator=g)
+            responses[prefix, b] = responses["chosen", b] if (prefix, b) == ("rejected", 2) else tokens
+            ids[b, p : p + r] = responses[prefix, b]
             attention[b, : p + r] = 1
             response[b, p : p + r] = 1
         batch.update({f"{prefix}_input_ids": ids.to(ctx.device), f"{prefix}_attention_mask": attention.to(ctx.device),
@@ -209,13 +213,11 @@ def step_batch(ctx: Context, vocab: int) -> dict:
 
 
 def _as_float(x, what: str) -> float:
-    if isinstance(x, torch.Tensor):
-        if x.numel() != 1:
-            raise CheckFailed(f"dpo_step: {what} should be one number", got=f"a tensor of shape {tuple(x.shape)}")
-        x = x.item()
-    if not isinstance(x, (int, float)):
-        raise CheckFailed(f"dpo_step: {what} should be a float", got=type(x).__name__)
-    return float(x)
+    """The spec's "a dict of floats": Python floats (``.item()``), not tensors, which keep a graph alive."""
+    if not isinstance(x, float):
+        raise CheckFailed(f"dpo_step: {what} should be a Python float", expected="a float",
+                          got=type(x).__name__, hint=f"return {what} as a Python number: .item() on the tensor")
+    return x
 
 
 def check_dpo_step(ctx: Context) -> dict:

@@ -408,11 +408,10 @@ def _metric(result, key: str) -> float:
     if not isinstance(result, dict) or key not in result:
         raise CheckFailed("ppo_step must return a dict with reward, kl and clip_fraction", got=repr(result)[:200])
     x = result[key]
-    if isinstance(x, torch.Tensor) and x.numel() == 1:
-        x = x.item()
-    if not isinstance(x, (int, float)):
-        raise CheckFailed(f"ppo_step: {key} should be a float", got=type(x).__name__)
-    return float(x)
+    if not isinstance(x, float):  # the spec's "a dict of floats": .item(), not a tensor that keeps its graph
+        raise CheckFailed(f"ppo_step: {key} should be a Python float", expected="a float", got=type(x).__name__,
+                          hint=f"return {key} as a Python number: .item() on the tensor")
+    return x
 
 
 def check_ppo_step(ctx: Context) -> dict:

@@ -346,9 +346,7 @@ def check_preference_accuracy(ctx: Context) -> dict:
         pick = torch.randint(0, 5, (5,), generator=seeded(31)).to(ctx.device)
         chosen, rejected = chosen[pick], rejected[pick]
     out = ctx.call("preference_accuracy", chosen, rejected)
-    if isinstance(out, torch.Tensor) and out.numel() == 1:
-        out = out.item()
-    if isinstance(out, bool) or not isinstance(out, (int, float)):
+    if not isinstance(out, float):  # the spec says a Python float
         raise CheckFailed("preference_accuracy must return a Python float", expected="a float such as 0.4",
                           got=type(out).__name__, hint="reduce with .float().mean().item()")
     return {"accuracy": torch.tensor(float(out), dtype=torch.float64)}
