@@ -184,7 +184,7 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: 
         lam: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Generalised advantage estimates and returns.
 
-    rewards, values, mask: (B, T); values[:, t] = V(s_t).
+    rewards, values, mask: (B, T); values[:, t] = V(s_t); entries at padding (mask 0) are ignored.
     Returns: advantages (B, T), returns (B, T), both detached and 0 at padding.
     """
     ### BEGIN SOLUTION

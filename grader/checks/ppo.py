@@ -161,6 +161,9 @@ OBSERVATIONS = {
     "probe_metrics": "the reward, kl and clip_fraction that ppo_step returned at each of the first steps",
     "probe_policy": "the policy's next-token log-probabilities after the first steps",
     "probe_values": "the value head's outputs after the first steps",
+    "probe_rollout_graph": "the fraction of reference passes run with gradients enabled (0: the rollout is under no_grad)",
+    "whitened_constant": "the whitened values of a constant input (variance 0)",
+    "advantages_one_token": "the advantages of one-token responses (T = 1)",
     "reward_rise": "the rise of the expected reward over 30 iterations",
     "final_kl": "the KL to the reference after 30 iterations",
     "grad_returns": "the gradient of the loss with respect to returns (should be 0)",
@@ -274,7 +277,14 @@ def check_masked_whiten(ctx: Context) -> dict:
     (grad,) = weighted_grads("masked_whiten", out, [x], _weights(x.shape, 6, ctx))
     no_shift = call_pure(ctx, "masked_whiten", x, mask, shift_mean=False)
     expect_tensor("masked_whiten(shift_mean=False)", no_shift, tuple(x.shape))
-    return {"whitened": out.detach(), "whitened_no_shift": no_shift.detach(), "grad_whitened": grad}
+    # Every valid value equal (a one-token batch is the common case): the variance is 0, and only the epsilon
+    # inside the square root keeps the result finite. A power of two, so that every way of taking the mean is
+    # exact (with 0.7 a rounding of 1e-8, divided by sqrt(1e-8), would show).
+    constant = with_garbage(ctx.tensor(torch.full(tuple(x.shape), 2.0)), mask, 12)
+    flat = expect_tensor("masked_whiten (a constant input)", call_pure(ctx, "masked_whiten", constant, mask),
+                         tuple(x.shape))
+    return {"whitened": out.detach(), "whitened_no_shift": no_shift.detach(), "grad_whitened": grad,
+            "whitened_constant": flat.detach()}
 
 
 def check_kl_penalized_rewards(ctx: Context) -> dict:
@@ -282,8 +292,8 @@ def check_kl_penalized_rewards(ctx: Context) -> dict:
     mask = padded_mask(ctx, [6, 3, 1], 6)
     # Garbage of 20 to 40 at padding: large, yet exp() of it stays finite in float32.
     logp = with_garbage(ctx.tensor(-3.0 * torch.rand(3, 6, generator=g)), mask, 8, scale=20.0).requires_grad_(True)
-    ref_logp = with_garbage(ctx.tensor(-3.0 * torch.rand(3, 6, generator=g)), mask, 9, scale=20.0)
-    scores = ctx.literal([1.5, -0.7, 2.0])
+    ref_logp = with_garbage(ctx.tensor(-3.0 * torch.rand(3, 6, generator=g)), mask, 9, scale=20.0).requires_grad_(True)
+    scores = ctx.literal([1.5, -0.7, 2.0], requires_grad=True)  # every input may carry a graph; the rewards may not
     out = call_pure(ctx, "kl_penalized_rewards", scores, logp, ref_logp, mask, 0.3)
     expect_tensor("kl_penalized_rewards", out, (3, 6), "rewards")
     expect_no_grad("kl_penalized_rewards", out, "rewards", "rewards_not_detached")
@@ -293,8 +303,9 @@ def check_kl_penalized_rewards(ctx: Context) -> dict:
 def check_gae(ctx: Context) -> dict:
     g = seeded(10)
     mask = padded_mask(ctx, [6, 4, 2], 6)
-    rewards = ctx.tensor(0.2 * torch.randn(3, 6, generator=g)) * mask  # zero at padding, as from the rewards
+    rewards = ctx.tensor(0.2 * torch.randn(3, 6, generator=g)) * mask
     rewards = rewards + ctx.literal([[0.0] * 5 + [1.0], [0.0] * 3 + [-0.8, 0, 0], [0.0, 1.5] + [0.0] * 4])
+    rewards = with_garbage(rewards, mask, 13, scale=2.0).requires_grad_(True)  # padding is to be ignored
     values = with_garbage(ctx.tensor(torch.randn(3, 6, generator=g)), mask, 11, scale=2.0).requires_grad_(True)
     out = call_pure(ctx, "gae", rewards, values, mask, 0.9, 0.8, changed_means={1: "gae_modifies_values"})
     if not (isinstance(out, (tuple, list)) and len(out) == 2):
@@ -303,7 +314,13 @@ def check_gae(ctx: Context) -> dict:
     for name, x in (("advantages", advantages), ("returns", returns)):
         expect_tensor("gae", x, (3, 6), name)
         expect_no_grad("gae", x, name, "gae_not_detached")
-    return {"advantages": advantages, "returns": returns}
+    # One-token responses (T = 1): no next step at all.
+    short = call_pure(ctx, "gae", ctx.literal([[0.5], [-1.25]]), ctx.literal([[0.25], [0.75]]), ctx.tensor([[1.0], [1.0]]),
+                      0.9, 0.8)
+    if not (isinstance(short, (tuple, list)) and len(short) == 2):
+        raise CheckFailed("gae must return a tuple (advantages, returns)", got=type(short).__name__)
+    return {"advantages": advantages, "returns": returns,
+            "advantages_one_token": expect_tensor("gae (T = 1)", short[0], (2, 1), "advantages").detach()}
 
 
 def check_reinforce_loss(ctx: Context) -> dict:
@@ -377,7 +394,7 @@ STEPS, BATCH, PROMPT_LEN, NEW_TOKENS = 30, 16, 4, 8
 STEP_KWARGS = dict(max_new_tokens=NEW_TOKENS, beta=0.05, gamma=1.0, lam=0.95, epochs=4, clip_eps=0.2, vf_coef=0.5)
 MIN_RISE = 0.1  # the correct loop reaches about +0.2 in 30 steps, from 0.25
 MAX_KL = 6.0  # nats per 8-token response; correct loops end near 2-3, without the penalty above 12
-PROBE_STEPS, PROBE_LR = 2, 3e-3  # the white-box iterations (not Adam's default lr)
+PROBE_STEPS, PROBE_LR, EOS_BIAS = 2, 3e-3, 4.0  # the white-box iterations (not Adam's default lr)
 # The 30-step outcome differs between correct loops (Adam amplifies rounding): judged by bounds, not equality.
 AT_LEAST = {"reward_rise": MIN_RISE}
 AT_MOST = {"final_kl": MAX_KL}
@@ -470,17 +487,37 @@ def check_ppo_step(ctx: Context) -> dict:
 def probe_steps(ctx: Context, policy, reference, value_head, prompts, reward_fn) -> dict:
     """White-box: PROBE_STEPS seeded iterations of the learner's ppo_step on copies of the policy and value head;
     the metrics it reports at each step and what the copies compute afterwards, against the reference's."""
-    policy, value_head = copy.deepcopy(policy), copy.deepcopy(value_head)
+    policy, value_head, reference = copy.deepcopy(policy), copy.deepcopy(value_head), copy.deepcopy(reference)
+    for model in (policy, reference):  # responses that end early: padding after EOS in the rollout's masks
+        _favour_eos(model, EOS_BIAS)
     optimizer = torch.optim.Adam([*policy.parameters(), *value_head.parameters()], lr=PROBE_LR)
     torch.manual_seed(seed_for(2))  # sample_responses draws from torch's generator: the same responses for all
-    metrics = run_steps(ctx, policy, reference, value_head, optimizer, prompts, reward_fn, PROBE_STEPS)
+    grad_modes: list[bool] = []  # the reference is only run in the rollout, which builds no graph
+    hook = reference.register_forward_pre_hook(lambda module, args: grad_modes.append(torch.is_grad_enabled()))
+    try:
+        metrics = run_steps(ctx, policy, reference, value_head, optimizer, prompts, reward_fn, PROBE_STEPS)
+    finally:
+        hook.remove()
     with torch.no_grad():
         out = policy(prompts, output_hidden_states=True)
         logp = torch.log_softmax(out.logits[:, -1].double(), -1)  # (B, V) next-token log-probs after the steps
         values = value_head(out.hidden_states[-1][:, -1]).squeeze(-1).double()  # (B,)
     return {"probe_metrics": torch.tensor(metrics, dtype=torch.float64),
             "probe_policy": torch.randn(8, logp.numel(), generator=seeded(23), dtype=torch.float64) @ logp.cpu().flatten(),
-            "probe_values": values.cpu()}
+            "probe_values": values.cpu(),
+            "probe_rollout_graph": torch.tensor(sum(grad_modes) / max(len(grad_modes), 1), dtype=torch.float64)}
+
+
+def _favour_eos(model, bias: float) -> None:
+    """Give ``model``'s LM head (tied to its embeddings) a fixed bias towards EOS: with +4 about one token in ten
+    is EOS, so most 8-token responses end early."""
+    head = model.lm_head
+    biased = torch.nn.Linear(head.in_features, head.out_features, bias=True)
+    biased.weight = head.weight  # the same (tied) parameter
+    b = torch.zeros(head.out_features, device=head.weight.device, dtype=head.weight.dtype)
+    b[model.config.eos_token_id] = bias
+    biased.bias = torch.nn.Parameter(b, requires_grad=False)
+    model.lm_head = biased
 
 
 def run_steps(ctx: Context, policy, reference, value_head, optimizer, prompts, reward_fn, steps: int = STEPS

@@ -110,6 +110,7 @@ OBSERVATIONS = {
     "train_losses": "the losses returned by the training steps, step by step",
     "train_rewards": "the rewards (B,) of the model after the training steps",
     "train_mode": "the fraction of training forward passes made in train() mode",
+    "train_losses_exact": "the step losses with batches that divide the pairs exactly",
     "held_out_accuracy": "the held-out accuracy after the full training run (the grader's own evaluation)",
     "grad_head_frozen": "the gradient reaching the head when the encoder is frozen",
 }
@@ -123,7 +124,7 @@ AT_LEAST = {"held_out_accuracy": MIN_HELD_OUT_ACCURACY}
 # Six AdamW steps give every parameter an update of about lr in size, whatever the size of its gradient: on
 # parameters whose gradient is rounding noise, the sign is noise. Correct loops that add in another order end
 # up ~1e-3 apart in rewards; every catalogued mistake lands 1e-1 or more away. (rtol, atol):
-TOLERANCE = {"train_rewards": (1e-2, 1e-3), "train_losses": (1e-2, 1e-3)}
+TOLERANCE = {"train_rewards": (1e-2, 1e-3), "train_losses": (1e-2, 1e-3), "train_losses_exact": (1e-2, 1e-3)}
 
 
 def autograd_ops(t: torch.Tensor) -> set[str]:
@@ -423,6 +424,8 @@ def check_train_reward_model(ctx: Context) -> dict:
     torch.manual_seed(seed_for(0))  # the head's init and the loop's torch.randperm: the same for every run
     model, losses, _ = _train_probe(ctx, load_preferences("train")[:PROBE_PAIRS], PROBE_STEPS, TRAIN_BATCH)
     mode = torch.tensor(sum(model.modes) / len(model.modes), dtype=torch.float64)
+    # Batches of 5 of the same 20 pairs: the order runs out exactly, after the fourth batch, not before.
+    _, exact, _ = _train_probe(ctx, load_preferences("train")[:PROBE_PAIRS], PROBE_STEPS, 5)
     ids, mask = model_inputs(ctx)
     model.eval()
     with torch.no_grad():  # the trained model's rewards: smooth in its parameters, unlike AdamW's first updates
@@ -430,6 +433,7 @@ def check_train_reward_model(ctx: Context) -> dict:
     torch.manual_seed(seed_for(1))
     model, _, _ = _train_probe(ctx, load_preferences("train"), TRAIN_STEPS, TRAIN_BATCH)
     return {"train_losses": torch.tensor(losses, dtype=torch.float64), "train_rewards": trained, "train_mode": mode,
+            "train_losses_exact": torch.tensor(exact, dtype=torch.float64),
             "held_out_accuracy": torch.tensor(held_out_accuracy(ctx, model, load_preferences("test")),
                                               dtype=torch.float64)}
 

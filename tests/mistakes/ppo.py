@@ -130,18 +130,18 @@ def _rows(x):
 
 def score_at_last_column(scores, logp, ref_logp, mask, beta):
     rewards = _penalty(logp, ref_logp, mask, beta)
-    rewards[:, -1] += scores
+    rewards[:, -1] += scores.detach()
     return rewards * mask
 
 
 def score_replaces_penalty(scores, logp, ref_logp, mask, beta):
     rewards = _penalty(logp, ref_logp, mask, beta)
-    rewards[_rows(rewards), mask.sum(-1).long() - 1] = scores
+    rewards[_rows(rewards), mask.sum(-1).long() - 1] = scores.detach()
     return rewards
 
 
 def score_on_every_token(scores, logp, ref_logp, mask, beta):
-    return _penalty(logp, ref_logp, mask, beta) + scores[:, None] * mask
+    return _penalty(logp, ref_logp, mask, beta) + scores.detach()[:, None] * mask
 
 
 def penalty_sign_flipped(scores, logp, ref_logp, mask, beta):
@@ -150,14 +150,14 @@ def penalty_sign_flipped(scores, logp, ref_logp, mask, beta):
 
 def penalty_on_padding(scores, logp, ref_logp, mask, beta):
     rewards = -beta * (logp.detach() - ref_logp.detach())
-    rewards[_rows(rewards), mask.sum(-1).long() - 1] += scores
+    rewards[_rows(rewards), mask.sum(-1).long() - 1] += scores.detach()
     return rewards
 
 
 def penalty_uses_k3(scores, logp, ref_logp, mask, beta):
     k3 = kl_estimators(logp.detach(), ref_logp.detach())[2]
     rewards = -beta * k3 * mask
-    rewards[_rows(rewards), mask.sum(-1).long() - 1] += scores
+    rewards[_rows(rewards), mask.sum(-1).long() - 1] += scores.detach()
     return rewards
 
 
@@ -206,7 +206,7 @@ def returns_monte_carlo(rewards, values, mask, gamma, lam):
     advantages, _ = gae(rewards, values, mask, gamma, lam)
     returns, running = torch.zeros_like(rewards), 0.0
     for t in reversed(range(rewards.shape[1])):
-        running = rewards[:, t] * mask[:, t] + gamma * running
+        running = rewards[:, t].detach() * mask[:, t] + gamma * running
         returns[:, t] = running
     return advantages, returns * mask
 
