@@ -74,3 +74,12 @@ def test_the_package_ships_no_reference_code(tmp_path):
         if n.endswith(".py"):
             text = zipfile.ZipFile(wheel).read(n).decode()
             assert not any(line.strip() == "### BEGIN SOLUTION" for line in text.splitlines()), n
+
+
+@pytest.mark.parametrize("exercise", IDS)
+def test_every_check_is_decided_by_compared_observations(exercise):
+    """A check with nothing to compare would pass whatever the executor claims: the judge needs, for every
+    check, at least one observation it compares with the reference's (bounds alone can be forged)."""
+    ref = judge.load(exercise)
+    for check, observations in ref.expected.items():
+        assert [k for k in observations if k not in ref.bounded], f"{exercise}.{check} compares nothing"
