@@ -164,14 +164,16 @@ class NormalizeSubmission(NbGraderPreprocessor):
         known = {c.metadata["nbgrader"]["grade_id"]: c for c in source.cells if "nbgrader" in c.metadata}
         notes: list[str] = []
         seen: set[str] = set()
-        released = {_released_source(c.source): gid for gid, c in known.items() if c.metadata["nbgrader"].get("locked")}
+        # A locked cell is recognised by its text as released (hidden tests cleared) or as in source/.
+        by_text = {text: gid for gid, c in known.items() if c.metadata["nbgrader"].get("locked")
+                   for text in (_released_source(c.source), c.source)}
         for cell in nb.cells:
             if cell.pop("attachments", None):
                 cell.source = cell.source.replace("attachment:", "#removed-attachment:")  # nbconvert needs no image
                 notes.append("attachments were removed")
-            if "nbgrader" not in cell.metadata and cell.source in released and released[cell.source] not in seen:
+            if "nbgrader" not in cell.metadata and cell.source in by_text and by_text[cell.source] not in seen:
                 # A locked cell whose metadata was stripped: recognised by its text, restored in place.
-                cell.metadata["nbgrader"] = {"grade_id": released[cell.source]}
+                cell.metadata["nbgrader"] = {"grade_id": by_text[cell.source]}
             if cell.cell_type == "markdown" and len(cell.source) > MAX_MARKDOWN_CHARS:
                 cell.source = cell.source[:MAX_MARKDOWN_CHARS] + "\n\n*(cut by the autograder: too long)*"
                 notes.append("a markdown cell was cut to 100,000 characters")
@@ -204,9 +206,7 @@ class NormalizeSubmission(NbGraderPreprocessor):
                     notes.append(f"the locked cell {grade_id} was edited; the original was restored")
         for grade_id, original in known.items():
             if grade_id not in seen and original.metadata["nbgrader"].get("grade"):
-                restored = nbformat.from_dict(json.loads(json.dumps(original)))
-                restored.source = ("# This grade cell was missing from the submission; the autograder put it back.\n"
-                                   + original.source)
+                restored = nbformat.from_dict(json.loads(json.dumps(original)))  # verbatim: its checksum holds
                 if restored.cell_type == "code":
                     restored.outputs, restored.execution_count = [], None
                 nb.cells.append(restored)

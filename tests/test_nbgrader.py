@@ -475,7 +475,8 @@ def test_feedback_shows_reasons_but_no_hidden_test(course):
         if page.parts[-3] != "cheat-patch-grade":  # that one imports grader.notebook itself
             assert "grader.notebook" not in html, page
     pages = {p.parts[-3]: p.read_text() for p in feedback.glob(f"*/{EXERCISE}/{EXERCISE}.html")}
-    assert {"reference", "stub", "loop", "dies"} <= set(pages), course["feedback_log"]
+    assert {"reference", "stub", "loop", "dies", "tampered", "odd-stripped", "odd-bloated", "odd-old-schema",
+            *CHEATS} - {"cheat-symlink"} <= set(pages), course["feedback_log"]
     assert "not implemented yet" in pages["stub"]
     assert "did not finish within" in pages["loop"]
 
