@@ -12,8 +12,6 @@ any process. That is what lets graders store reference outputs computed on these
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shutil
 import tempfile
 from pathlib import Path

@@ -5,12 +5,13 @@
     judge       (trusted)   holds the expected observations, the catalogue's, the tolerances and the points;
                             compares and names mistakes; numpy only, never imports or runs learner code
     sandbox     (trusted)   the bubblewrap command line the executor runs under
+    cgroups     (trusted)   a control group capping the whole sandbox's memory and processes, where one can be made
     executor    (untrusted) a warm process inside the sandbox: forks one process per submission that loads
                             the learner's file and runs the checks' code, returning observations as plain data
     wire                    how observations travel: typed arrays in JSON, decoded with validation
     local                   the same observe-then-judge path in one process, for *trusted* code only (the
                             reference and the catalogue, in the project's tests and `rlhf-course refs`)
 
-Imports go one way: supervisor -> judge, sandbox, wire; executor -> grader.checking, grader.learner, wire;
-local -> executor, judge. Nothing here imports the supervisor.
+Imports go one way: supervisor -> judge, sandbox, cgroups; judge -> wire; executor -> grader.checking,
+grader.learner, wire; local -> executor, judge. Nothing here imports the supervisor.
 """

@@ -32,9 +32,6 @@ import sys
 import time
 from typing import Any, Mapping
 
-LOADING = "(loading your file)"
-
-
 class CappedSink(io.TextIOBase):
     """Keeps the first ``limit`` characters written to it and counts the rest."""
 
@@ -319,7 +316,7 @@ def kill_descendants() -> None:
                 break
 
 
-def _warm_up(device_type: str) -> None:
+def _warm_up() -> None:
     """What every learner process would otherwise import or read again: torch, transformers' model code,
     the checks, the tiny models' files. On the CPU only (a forked process cannot use CUDA its parent
     initialised; learner processes initialise it themselves)."""
@@ -334,7 +331,6 @@ def _warm_up(device_type: str) -> None:
         checks_module(e.id)
     load_gpt2(device="cpu")
     load_bert(device="cpu")
-    del device_type
 
 
 def main(argv: list[str]) -> int:
@@ -355,7 +351,7 @@ def main(argv: list[str]) -> int:
             return 2
         device = prepare(choice.device)
         config["device"], config["device_type"] = str(device), device.type
-        _warm_up(device.type)
+        _warm_up()
         _libc().prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: a detached grandchild still comes back to us
         zygote.emit(event="ready", device=str(device), reason=choice.reason)
     except Exception:  # noqa: BLE001 - a grader bug: report it rather than dying silently

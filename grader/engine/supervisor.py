@@ -29,7 +29,6 @@ from typing import Callable, Iterable
 
 from grader.engine import judge, sandbox
 from grader.engine.cgroups import SandboxCgroup
-from grader.engine.executor import LOADING
 from grader.messages import DIED_HINT, TIMEOUT_HINT, died_message, timeout_message
 
 STARTUP_TIMEOUT_S = 300.0  # importing torch and loading the tiny models on a loaded machine
