@@ -1,20 +1,30 @@
 """Learner code that loops, kills the interpreter, floods stdout, or does not parse: each gets a clear
-outcome, and the other checks still run."""
+outcome, and the other checks still run. Graded as `rlhf-course check` grades (the same supervisor, here
+with one warm executor for the module; the command line itself is tested in test_cli.py)."""
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+import pytest
+
+from grader.engine.supervisor import Executor, grade
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = (ROOT / "solutions" / "dpo.py").read_text()
+EXECUTOR = None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm_executor():
+    global EXECUTOR
+    with Executor() as EXECUTOR:
+        yield
 
 
 def check_json(path, *extra):
-    r = subprocess.run([sys.executable, "-m", "grader.cli", "check", "dpo", "--file", str(path), "--json", *extra],
-                       capture_output=True, text=True, cwd=ROOT, timeout=600, env=os.environ)
-    return r.returncode, {c["check"]: c for c in json.loads(r.stdout)["exercises"][0]["checks"]}
+    """(exit code as `check` would give it, {check: outcome})."""
+    scale = float(extra[extra.index("--timeout-scale") + 1]) if "--timeout-scale" in extra else 1.0
+    results = {r["check"]: r for r in grade([("dpo", str(path))], executor=EXECUTOR, timeout_scale=scale).results}
+    return (0 if all(r["status"] == "pass" for r in results.values()) else 1), results
 
 
 def with_body(tmp_path, function, body):
@@ -29,7 +39,7 @@ def with_body(tmp_path, function, body):
 
 def test_infinite_loop_times_out_and_the_rest_is_graded(tmp_path):
     path = with_body(tmp_path, "sequence_logps", "while True:\n        pass")
-    code, checks = check_json(path, "--timeout-scale", "0.1")
+    code, checks = check_json(path, "--timeout-scale", "0.05")
     assert code == 1
     assert checks["sequence_logps"]["status"] == "timeout" and "infinite loop" in checks["sequence_logps"]["hint"]
     assert checks["dpo_loss"]["status"] == "pass" and checks["dpo_loss_variants"]["status"] == "pass"
