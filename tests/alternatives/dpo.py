@@ -83,7 +83,7 @@ def dpo_step_concatenated(policy, reference, optimizer, batch, beta=0.1):
     loss.backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    return {"loss": float(loss), "reward_accuracy": (chosen > rejected).float().mean().item(),
+    return {"loss": float(loss.detach()), "reward_accuracy": (chosen > rejected).float().mean().item(),
             "reward_margin": (chosen - rejected).mean().item()}
 
 
