@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+import numpy as np
 import torch
 
 from grader.devices import tolerance
@@ -164,20 +165,17 @@ def learner_frames(exc: BaseException, learner_files: tuple[str, ...]) -> str:
     return "\n".join(f"{f.filename}, line {f.lineno}: {(f.line or '').strip()}" for f in shown)
 
 
-def _show(x: Any, limit: int = 6) -> str:
-    """A short, readable rendering of a value for expected/got lines."""
+def _show(x: Any) -> str:
+    """A short, readable rendering of a value for expected/got lines: the judge's own (``judge.show``)."""
+    from grader.engine.judge import show
+
     if isinstance(x, str):
         return x
     if isinstance(x, torch.Tensor):
-        t = x.detach().to("cpu", torch.float64) if x.is_floating_point() else x.detach().cpu()
-        flat = t.flatten()
-        vals = ", ".join(f"{v:.6g}" if t.is_floating_point() else str(v) for v in flat[:limit].tolist())
-        more = ", ..." if flat.numel() > limit else ""
-        shape = f"shape {tuple(t.shape)}: " if t.dim() else ""
-        return f"{shape}[{vals}{more}]" if t.dim() else vals
-    if isinstance(x, float):
-        return f"{x:.6g}"
-    return repr(x)
+        x = (x.detach().to("cpu", torch.float64) if x.is_floating_point() else x.detach().cpu()).numpy()
+    elif isinstance(x, float):
+        x = np.float64(x)
+    return show(x) if isinstance(x, (np.ndarray, np.float64)) else repr(x)
 
 
 # --- the structural checks every exercise needs ------------------------------------------------
