@@ -89,6 +89,17 @@ def observe(exercise: str, check, ns: Mapping[str, Any], device, learner_files: 
     return reply
 
 
+def observe_for_judge(exercise: str, check, ns: Mapping[str, Any], device, learner_files: tuple[str, ...] = (),
+                      variant: int = 0) -> dict:
+    """``observe``, with the arrays encoded as the judge reads them (``grader.engine.wire``)."""
+    from grader.engine import wire
+
+    reply = observe(exercise, check, ns, device, learner_files, variant)
+    if "observed" in reply:
+        reply["observed"] = wire.encode_all(reply["observed"])
+    return reply
+
+
 # --- the learner process --------------------------------------------------------------------------
 
 
@@ -144,7 +155,6 @@ def _learner_process(sock: socket.socket, config: dict, request: dict) -> None:
         import torch
 
         from grader.checking import checks_module
-        from grader.engine import wire
         from grader.learner import LoadError, load_namespace
 
         exercise, path = request["exercise"], request["file"]
@@ -163,10 +173,7 @@ def _learner_process(sock: socket.socket, config: dict, request: dict) -> None:
             if not line:
                 break
             check = checks[json.loads(line)["check"]]
-            reply = observe(exercise, check, ns, device, (path,), int(request.get("variant", 0)))
-            if "observed" in reply:
-                reply["observed"] = wire.encode_all(reply["observed"])
-            _send(sock, reply)
+            _send(sock, observe_for_judge(exercise, check, ns, device, (path,), int(request.get("variant", 0))))
     except SystemExit as exc:  # the learner's sys.exit(): a death like any other
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:  # noqa: BLE001 - e.g. a KeyboardInterrupt raised by learner code

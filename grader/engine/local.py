@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from grader.engine import judge, wire
-from grader.engine.executor import observe
+from grader.engine import judge
+from grader.engine.executor import observe_for_judge
 
 
 def run_check(exercise: str, check, ns: Mapping[str, Any], device, learner_files: tuple[str, ...] = (),
@@ -19,9 +19,7 @@ def run_check(exercise: str, check, ns: Mapping[str, Any], device, learner_files
     from grader.devices import prepare
 
     ref = ref or judge.load(exercise)
-    reply = observe(exercise, check, ns, prepare(device), learner_files, ref.variant)
-    if "observed" in reply:
-        reply["observed"] = wire.encode_all(reply["observed"])
+    reply = observe_for_judge(exercise, check, ns, prepare(device), learner_files, ref.variant)
     return judge.verdict(exercise, check.name, reply, device.type, ref)
 
 
