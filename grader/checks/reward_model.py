@@ -343,8 +343,10 @@ def check_rating_loss(ctx: Context) -> dict:
 def check_preference_accuracy(ctx: Context) -> dict:
     chosen = ctx.literal([1.5, 0.2, 0.4, 3.0, -1.0])
     rejected = ctx.literal([0.5, 0.9, 0.4, -2.0, -1.0])  # right, wrong, tie, right, tie
-    if ctx.variant:  # a secret variant draws seven pairs from these cases: ties kept, and k/7 is never 2/5
-        pick = torch.randint(0, 5, (7,), generator=seeded(31)).to(ctx.device)
+    if ctx.variant:  # a secret variant adds two pairs drawn from these cases and shuffles: every case (ties
+        g = seeded(31)  # included) stays, and an accuracy of k/7 is never the public 2/5
+        pick = torch.cat([torch.arange(5), torch.randint(0, 5, (2,), generator=g)])
+        pick = pick[torch.randperm(7, generator=g)].to(ctx.device)
         chosen, rejected = chosen[pick], rejected[pick]
     out = ctx.call("preference_accuracy", chosen, rejected)
     if not isinstance(out, float):  # the spec says a Python float
