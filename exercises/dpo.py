@@ -31,10 +31,12 @@ torch.manual_seed(0)
 # A causal LM's logits at position $t$ predict token $t+1$. For a batch of sequences `input_ids` `(B, T)`
 # with `logits` `(B, T, V)`, the log-probability of the response is
 #
-# $$\log \pi(y \mid x) = \sum_{t=1}^{T-1} m_t \, \log \operatorname{softmax}(\text{logits}_{t-1})[\text{input\_ids}_t]$$
+# $$\log \pi(y \mid x) = \sum_{t=1}^{T-1} m_t \, \log \operatorname{softmax}(\mathtt{logits}_{t-1})[\mathtt{input\_ids}_t]$$
 #
 # where $m_t$ (`response_mask[:, t]`) is 1 on response tokens and 0 on prompt and padding tokens.
-# Sum over tokens; do not average.
+# Sum over tokens; do not average. Models often run in bfloat16: compute the log-softmax in at least
+# float32 (`logits.float()`), since bfloat16 keeps about 3 significant digits and a response's summed
+# log-probability would be off by a large fraction of a nat.
 
 # %%
 def sequence_logps(logits: torch.Tensor, input_ids: torch.Tensor, response_mask: torch.Tensor) -> torch.Tensor:
@@ -43,7 +45,7 @@ def sequence_logps(logits: torch.Tensor, input_ids: torch.Tensor, response_mask:
     logits: (B, T, V) from a causal LM run on input_ids.
     input_ids: (B, T) token ids: prompt, then response, then right padding.
     response_mask: (B, T), 1 on response tokens of input_ids, 0 on prompt and padding.
-    Returns: (B,) log pi(response | prompt).
+    Returns: (B,) log pi(response | prompt), in float32 when the logits are float16 or bfloat16.
     """
     # YOUR CODE HERE
     raise NotImplementedError()

@@ -49,6 +49,7 @@ class Check:
     description: str
     points: int = 1
     timeout_s: float = 30.0
+    calls: tuple[str, ...] = ()  # other graded functions it calls but does not grade: it says "fix X first"
 
 
 class CheckFailed(Exception):

@@ -21,7 +21,7 @@ import ast
 import copy
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,6 +185,7 @@ class Result:
     mutant: Mutant
     killed: bool
     by: str  # the first check that failed, and how
+    named: list[tuple[str, str]] = field(default_factory=list)  # (check, catalogued mistake) its hints name
 
 
 def run(exercise: str, chosen: list[Mutant], executor, timeout_scale: float = 1.0) -> list[Result]:
@@ -202,5 +203,17 @@ def run(exercise: str, chosen: list[Mutant], executor, timeout_scale: float = 1.
             report = grade([(exercise, str(path))], executor=executor, timeout_scale=timeout_scale, checks=involved)
             failed = [r for r in report.results if r["status"] != "pass"]
             by = f"{failed[0]['check']}: {failed[0]['status']} {re.sub(chr(10), ' ', failed[0]['message'])[:80]}" if failed else ""
-            results.append(Result(m, bool(failed), by))
+            named = [(r["check"], r["mistake"]) for r in failed if r.get("mistake")]
+            results.append(Result(m, bool(failed), by, named))
     return results
+
+
+def misleading(exercise: str, result: Result) -> list[str]:
+    """The catalogued hints a mutant got that name a mistake in another function than the one it changed: the
+    judge's evidence pointed somewhere the learner's slip is not. (A hint naming a mistake of the mutated function
+    may still be imprecise; ``benchmarks/mutation.py --hints`` lists them for review.)"""
+    from grader.engine import judge
+
+    catalogue = judge.load(exercise).catalogue
+    return [f"{check}: {mistake} (a mistake in `{catalogue[mistake]['function']}`)" for check, mistake in result.named
+            if catalogue[mistake]["function"] != result.mutant.function]

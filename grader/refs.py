@@ -19,7 +19,7 @@ import torch
 
 from grader.checking import checks_module
 from grader.engine.executor import observe
-from grader.engine.judge import Reference, close, reference_path
+from grader.engine.judge import MATCH_ATOL, MATCH_RTOL, Reference, close, observation_tolerance, reference_path
 
 
 class StaleCatalogue(Exception):
@@ -36,7 +36,7 @@ def meta(exercise: str, variant: int = 0) -> dict:
     module = checks_module(exercise)
     return {
         "variant": variant,
-        "checks": [{"name": c.name, "functions": list(c.functions), "points": c.points, "timeout_s": c.timeout_s,
+        "checks": [{"name": c.name, "functions": list(c.functions), "calls": list(c.calls), "points": c.points, "timeout_s": c.timeout_s,
                     "description": c.description} for c in module.CHECKS],
         "mistakes": {m: asdict(mistake) for m, mistake in module.MISTAKES.items()},
         "observations": dict(getattr(module, "OBSERVATIONS", {})),
@@ -63,6 +63,7 @@ def compute(exercise: str, variant: int = 0) -> Reference:
     missing = set(module.MISTAKES) - set(wrong)
     if missing:
         raise StaleCatalogue(f"catalogued mistakes with no implementation in tests/mistakes/{exercise}.py: {sorted(missing)}")
+    info = meta(exercise, variant)
     expected_all: dict = {}
     mistakes_all: dict = {}
     seen_by: dict[str, list[str]] = {m: [] for m in module.MISTAKES}  # mistake -> checks that fail on it
@@ -83,15 +84,14 @@ def compute(exercise: str, variant: int = 0) -> Reference:
             if observed is None:
                 seen_by[mistake_id].append(check.name)
                 continue
-            loose = getattr(module, "TOLERANCE", {})
-            if all(close(observed[k], expected[k], *loose.get(k, (1e-4, 1e-6))) for k in expected):
+            if all(close(observed[k], expected[k], *observation_tolerance(info, k, "cpu")) for k in expected):
                 continue  # the judge could not tell it from the reference: not a mistake this check sees
             seen_by[mistake_id].append(check.name)
             seen[mistake_id] = observed
         # Two mistakes this check cannot tell apart: it names neither (another check must), unless exactly one
         # is a mistake in the function the check grades (the other's own check names that one).
         pairs = [(a, b) for a in seen for b in seen if a < b
-                 and all(close(seen[a][k], seen[b][k], 1e-3, 1e-4) for k in seen[a])]
+                 and all(close(seen[a][k], seen[b][k], MATCH_RTOL, MATCH_ATOL) for k in seen[a])]
         own = {m for m in seen if module.MISTAKES[m].function == check.functions[0]}
         twins = set()
         for a, b in pairs:
@@ -102,7 +102,7 @@ def compute(exercise: str, variant: int = 0) -> Reference:
     unnamed = [m for m, checks in seen_by.items() if not checks]
     if unnamed:
         raise StaleCatalogue(f"no check fails on (or tells apart) the catalogued mistakes {unnamed}")
-    return Reference(meta(exercise, variant), expected_all, mistakes_all)
+    return Reference(info, expected_all, mistakes_all)
 
 
 def write(exercise: str, path: Path | None = None, variant: int = 0) -> Path:

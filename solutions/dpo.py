@@ -41,10 +41,12 @@ torch.manual_seed(0)
 # A causal LM's logits at position $t$ predict token $t+1$. For a batch of sequences `input_ids` `(B, T)`
 # with `logits` `(B, T, V)`, the log-probability of the response is
 #
-# $$\log \pi(y \mid x) = \sum_{t=1}^{T-1} m_t \, \log \operatorname{softmax}(\text{logits}_{t-1})[\text{input\_ids}_t]$$
+# $$\log \pi(y \mid x) = \sum_{t=1}^{T-1} m_t \, \log \operatorname{softmax}(\mathtt{logits}_{t-1})[\mathtt{input\_ids}_t]$$
 #
 # where $m_t$ (`response_mask[:, t]`) is 1 on response tokens and 0 on prompt and padding tokens.
-# Sum over tokens; do not average.
+# Sum over tokens; do not average. Models often run in bfloat16: compute the log-softmax in at least
+# float32 (`logits.float()`), since bfloat16 keeps about 3 significant digits and a response's summed
+# log-probability would be off by a large fraction of a nat.
 
 # %% nbgrader={"grade": false, "grade_id": "sequence_logps", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def sequence_logps(logits: torch.Tensor, input_ids: torch.Tensor, response_mask: torch.Tensor) -> torch.Tensor:
@@ -53,9 +55,11 @@ def sequence_logps(logits: torch.Tensor, input_ids: torch.Tensor, response_mask:
     logits: (B, T, V) from a causal LM run on input_ids.
     input_ids: (B, T) token ids: prompt, then response, then right padding.
     response_mask: (B, T), 1 on response tokens of input_ids, 0 on prompt and padding.
-    Returns: (B,) log pi(response | prompt).
+    Returns: (B,) log pi(response | prompt), in float32 when the logits are float16 or bfloat16.
     """
     ### BEGIN SOLUTION
+    if logits.dtype in (torch.float16, torch.bfloat16):
+        logits = logits.float()  # a low-precision log-softmax is off by up to a nat over a response
     logprobs = torch.log_softmax(logits[:, :-1], dim=-1)  # position t predicts token t+1
     targets = input_ids[:, 1:]
     token_logps = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (B, T-1)

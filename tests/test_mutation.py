@@ -8,7 +8,7 @@ import pytest
 
 from grader.engine.supervisor import Executor
 from grader.exercises import EXERCISES
-from grader.mutation import equivalents, mutants, run, solution_lines
+from grader.mutation import equivalents, misleading, mutants, run, solution_lines
 
 IDS = [e.id for e in EXERCISES]
 SAMPLE = 6  # per exercise; the same every run
@@ -44,7 +44,21 @@ def test_a_sample_of_mutants_is_killed_or_known_equivalent(executor, exercise):
     known = equivalents(exercise)
     candidates = [m for m in mutants(exercise) if m.id not in known]
     sample = random.Random(exercise).sample(candidates, min(SAMPLE, len(candidates)))
-    survivors = [r.mutant.id + " " + r.mutant.description for r in run(exercise, sample, executor) if not r.killed]
+    results = run(exercise, sample, executor)
+    survivors = [r.mutant.id + " " + r.mutant.description for r in results if not r.killed]
     assert not survivors, survivors
+    wrong_place = [f"{r.mutant.id} {r.mutant.description}: {misleading(exercise, r)}" for r in results
+                   if misleading(exercise, r)]
+    assert not wrong_place, wrong_place
     equivalent_sample = [m for m in mutants(exercise) if m.id in known][:2]
     assert not any(r.killed for r in run(exercise, equivalent_sample, executor)), "an 'equivalent' mutant is killed"
+
+
+def test_no_dpo_mutant_gets_a_hint_about_another_function(executor):
+    """Every mutant of the fastest grader (about 7 s): a catalogued hint names a mistake of the function the
+    mutant changed, never one elsewhere (an earlier function's failure makes later checks say "fix X first")."""
+    results = run("dpo", mutants("dpo"), executor)
+    wrong_place = [f"{r.mutant.id} {r.mutant.description}: {misleading('dpo', r)}" for r in results
+                   if misleading("dpo", r)]
+    assert not wrong_place, wrong_place
+    assert any(r.named for r in results)  # the catalogue does name mutants' mistakes

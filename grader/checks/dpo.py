@@ -27,6 +27,8 @@ MISTAKES: dict[str, Mistake] = {
                             "log-probs by the (shifted) response mask before summing"),
     "mean_not_sum": Mistake("sequence_logps", "the sequence log-probability is the SUM of token log-probs; "
                             "you averaged (a length normalisation DPO does not use)"),
+    "log_softmax_in_bf16": Mistake("sequence_logps", "the log-softmax ran in bfloat16 and only the result was "
+                                   "cast: upcast the logits (logits.float()) before the log-softmax"),
     "raw_logits": Mistake("sequence_logps", "gather from log_softmax(logits), not from the raw logits: "
                           "logits are unnormalised scores, not log-probabilities"),
     # dpo_loss
@@ -59,14 +61,15 @@ MISTAKES: dict[str, Mistake] = {
                             "every step"),
     "loss_summed": Mistake("dpo_step", "average the per-pair losses over the batch (losses.mean()); "
                            "a sum scales the step with the batch size"),
-    "zero_grad_after_backward": Mistake("dpo_step", "optimizer.zero_grad() belongs before loss.backward() "
-                                        "(or after optimizer.step()): as written it wipes the gradients "
-                                        "just computed, and the step changes nothing"),
+    "zero_grad_after_backward": Mistake("dpo_step", "the step changed nothing: no gradient was there when "
+                                        "optimizer.step() ran. The order is optimizer.zero_grad(), loss.backward(), "
+                                        "optimizer.step() (a zero_grad between backward and step wipes them)"),
 }
 
 OBSERVATIONS = {
     "logps": "the sequence log-probabilities (B,)",
     "grad_logits": "the gradient with respect to the logits",
+    "logps_bf16": "the sequence log-probabilities for bfloat16 logits (computed in float32)",
     "losses": "the per-pair losses",
     "chosen_rewards": "the chosen rewards",
     "rejected_rewards": "the rejected rewards",
@@ -131,7 +134,14 @@ def check_sequence_logps(ctx: Context) -> dict:
     out = ctx.call("sequence_logps", logits, input_ids, response_mask)
     expect_tensor("sequence_logps", out, (3,))
     (grad,) = _grad(out, [logits], ctx, "sequence_logps")
-    return {"logps": out.detach(), "grad_logits": grad}
+    # bfloat16 logits (what a model in bf16 returns): the spec asks for a float32 log-softmax.
+    low = ctx.call("sequence_logps", logits.detach().to(torch.bfloat16), input_ids, response_mask)
+    expect_tensor("sequence_logps", low, (3,), "output for bfloat16 logits")
+    if low.dtype != torch.float32:
+        raise CheckFailed("sequence_logps: bfloat16 logits must give float32 log-probs", expected="torch.float32",
+                          got=str(low.dtype), hint="upcast the logits with logits.float() before the log-softmax; "
+                          "bfloat16 keeps about 3 significant digits")
+    return {"logps": out.detach(), "grad_logits": grad, "logps_bf16": low.detach()}
 
 
 def _call_loss(ctx: Context, inputs, **kwargs):
@@ -143,10 +153,28 @@ def _call_loss(ctx: Context, inputs, **kwargs):
         if not isinstance(x, torch.Tensor):
             raise CheckFailed(f"dpo_loss: {name} is not a tensor", got=type(x).__name__)
         if tuple(x.shape) == (4,) and not torch.isfinite(x).all():
+            if name == "losses" and _overflow_pattern(x, inputs, **kwargs):
+                raise CheckFailed(f"dpo_loss: {name} contains inf or NaN", got=x,
+                                  hint=MISTAKES["log_sigmoid_overflow"].hint, mistake="log_sigmoid_overflow")
             raise CheckFailed(f"dpo_loss: {name} contains inf or NaN", got=x,
-                              hint=MISTAKES["log_sigmoid_overflow"].hint, mistake="log_sigmoid_overflow")
+                              hint="an overflow or a division by zero: look for a division, an exp or a log of a "
+                                   "value that can reach 0 (use F.logsigmoid, softplus)")
         expect_tensor("dpo_loss", x, (4,), name)
     return out
+
+
+def _overflow_pattern(losses: torch.Tensor, inputs, beta: float, label_smoothing: float = 0.0,
+                      loss_type: str = "sigmoid") -> bool:
+    """Is the loss +inf exactly where log(sigmoid(.)) of one of its terms underflows to log(0) (argument below
+    float32's exp overflow, about -88.7) and finite elsewhere? Only then is "log(sigmoid(z))" the evidence."""
+    if loss_type != "sigmoid":
+        return False
+    pc, pr, rc, rr = (t.detach().double().cpu() for t in inputs)
+    z = beta * ((pc - rc) - (pr - rr))
+    bad = ~torch.isfinite(losses.detach().cpu())
+    # +inf where z underflows; NaN allowed where -z does (0 * log(0) from a smoothing term with weight 0)
+    return bool((bad[z < -88.8]).all() and not (bad & (z.abs() < 88.8)).any()
+                and (losses.detach().cpu()[z < -88.8] == float("inf")).all())
 
 
 def check_dpo_loss(ctx: Context) -> dict:

@@ -132,8 +132,9 @@ MISTAKES: dict[str, Mistake] = {
                                       "ids), has zero reward gradient"),
     "penalty_against_policy": Mistake("ppo_step", "compute ref_logp with the frozen reference, not the policy: "
                                       "otherwise k1 is 0, the KL penalty vanishes and the policy drifts freely"),
-    "zero_grad_after_backward": Mistake("ppo_step", "call optimizer.zero_grad() before loss.backward() (or after "
-                                        "optimizer.step()): as written it wipes the gradients just computed"),
+    "zero_grad_after_backward": Mistake("ppo_step", "the update changed nothing: no gradient was there when "
+                                        "optimizer.step() ran. The order is optimizer.zero_grad(), loss.backward(), "
+                                        "optimizer.step() (a zero_grad between backward and step wipes them)"),
 }
 
 OBSERVATIONS = {
@@ -155,6 +156,7 @@ OBSERVATIONS = {
     "grad_logp": "the gradient of the loss with respect to logp",
     "grad_advantages": "the gradient of the loss with respect to the advantages (should be 0)",
     "clip_fraction": "the clip fraction",
+    "clip_fraction_rows": "the clip fraction of each row alone",
     "grad_old_logp": "the gradient of the loss with respect to old_logp (should be 0)",
     "grad_values": "the gradient of the loss with respect to values",
     "grad_old_values": "the gradient of the loss with respect to old_values (should be 0)",
@@ -362,7 +364,11 @@ def check_ppo_policy_loss(ctx: Context) -> dict:
         raise CheckFailed("ppo_policy_loss: clip_fraction carries a gradient", expected="a detached diagnostic",
                           got="requires_grad=True", hint="return clip_fraction.detach()")
     grads = weighted_grads("ppo_policy_loss", loss, [logp, old_logp, advantages])
-    return {"loss": loss.detach(), "clip_fraction": clip_fraction, "grad_logp": grads[0],
+    # Each row alone as well: a clip fraction is one number, and one number is little evidence for a hint.
+    rows = [call_pure(ctx, "ppo_policy_loss", *(x[b : b + 1] for x in (logp, old_logp, advantages, mask)),
+                      clip_eps=POLICY_CLIP)[1] for b in range(logp.shape[0])]
+    rows = torch.stack([expect_scalar("ppo_policy_loss", r, "clip_fraction").detach() for r in rows])
+    return {"loss": loss.detach(), "clip_fraction": clip_fraction, "clip_fraction_rows": rows, "grad_logp": grads[0],
             "grad_old_logp": grads[1], "grad_advantages": grads[2]}
 
 
@@ -472,7 +478,13 @@ def check_ppo_step(ctx: Context) -> dict:
                           expected="a frozen reference", got="reference parameters with .grad set or new values",
                           hint="compute ref_logp under torch.no_grad(); only the policy and value head are trained")
     if all(torch.equal(p.detach(), b) for p, b in zip(policy.parameters(), policy_before)):
-        if not grad_sizes or max(float(x) for x in grad_sizes) == 0.0:
+        if not grad_sizes:
+            raise CheckFailed(f"ppo_step: no backward pass reached the policy in {STEPS} steps",
+                              expected="loss.backward() on a loss computed from the policy",
+                              got="no gradient ever computed (the policy did not change)",
+                              hint="call loss.backward() before optimizer.step(), on a loss built from the policy's "
+                                   "log-probs outside torch.no_grad()")
+        if max(float(x) for x in grad_sizes) == 0.0:
             raise CheckFailed(f"ppo_step: the loss never had a gradient in the policy in {STEPS} steps",
                               expected="a non-zero gradient", got="exactly 0 (the policy did not change)",
                               hint=MISTAKES["reward_outside_logprob"].hint, mistake="reward_outside_logprob")
@@ -555,9 +567,10 @@ CHECKS = (
           "all four clip quadrants, zero gradient where clipped, clip fraction, constants detached", points=3),
     Check("ppo_value_loss", ("ppo_value_loss",), check_ppo_value_loss,
           "clipped value loss, gradients, constants detached", points=1),
-    # Only ppo_step is listed: the loop is checked by its outcome, so the helpers' own checks name their
-    # mistakes, and the meta-tests do not rerun the loop for each of them.
+    # The helpers are `calls`, not `functions`: their own checks name their mistakes (this one says "fix them
+    # first"), and the mutation tool and meta-tests do not rerun the loop for each helper's mistake.
     Check("ppo_step", ("ppo_step",), check_ppo_step,
           f"{STEPS} PPO steps on the tiny GPT-2: the reward rises, the KL stays bounded, the reference is frozen",
-          points=3, timeout_s=60),
+          points=3, timeout_s=60, calls=("token_logprobs", "kl_estimators", "masked_mean", "masked_whiten",
+                                         "kl_penalized_rewards", "gae", "ppo_policy_loss", "ppo_value_loss")),
 )

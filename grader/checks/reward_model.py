@@ -74,9 +74,9 @@ MISTAKES: dict[str, Mistake] = {
     # train_reward_model
     "train_swapped": Mistake("train_reward_model", "the model learns the inverse preference: call "
                              "pairwise_loss(chosen_rewards, rejected_rewards) with the chosen rewards first"),
-    "train_no_optimizer_step": Mistake("train_reward_model", "the model's parameters did not change: call "
-                                       "optimizer.step() after loss.backward(), with an optimizer built over "
-                                       "model.parameters()"),
+    "train_no_optimizer_step": Mistake("train_reward_model", "the model's parameters did not change: each "
+                                       "step needs loss.backward() and then optimizer.step(), with an optimizer "
+                                       "built over model.parameters()"),
     "train_rewards_under_no_grad": Mistake("train_reward_model", "loss.backward() found no graph: compute the "
                                            "rewards in the training loop without torch.no_grad()"),
     "train_no_zero_grad": Mistake("train_reward_model", "gradients accumulate across steps: call "
@@ -109,7 +109,7 @@ OBSERVATIONS = {
     "rewards_frozen": "the rewards (B,) of a model with a frozen encoder",
     "train_losses": "the losses returned by the training steps, step by step",
     "train_rewards": "the rewards (B,) of the model after the training steps",
-    "train_mode": "the fraction of training forward passes made in train() mode",
+    "train_mode": "the fraction of training forward passes made in train() mode (per training run)",
     "train_losses_exact": "the step losses with batches that divide the pairs exactly",
     "held_out_accuracy": "the held-out accuracy after the full training run (the grader's own evaluation)",
     "grad_head_frozen": "the gradient reaching the head when the encoder is frozen",
@@ -348,11 +348,17 @@ def check_preference_accuracy(ctx: Context) -> dict:
         pick = torch.cat([torch.arange(5), torch.randint(0, 5, (2,), generator=g)])
         pick = pick[torch.randperm(7, generator=g)].to(ctx.device)
         chosen, rejected = chosen[pick], rejected[pick]
-    out = ctx.call("preference_accuracy", chosen, rejected)
-    if not isinstance(out, float):  # the spec says a Python float
-        raise CheckFailed("preference_accuracy must return a Python float", expected="a float such as 0.4",
-                          got=type(out).__name__, hint="reduce with .float().mean().item()")
-    return {"accuracy": torch.tensor(float(out), dtype=torch.float64)}
+    # The whole batch, then sub-batches of its cases, so that each kind of slip moves several accuracies
+    # (one number is no evidence for a hint): [tie, right], [tie, wrong, tie], [right, wrong, right, right].
+    batches = [torch.arange(len(chosen))] + [torch.tensor(i) for i in ([2, 0], [4, 1, 2], [0, 1, 3, 0])]
+    accuracies = []
+    for pick in batches:
+        out = ctx.call("preference_accuracy", chosen[pick.to(chosen.device)], rejected[pick.to(chosen.device)])
+        if not isinstance(out, float):  # the spec says a Python float
+            raise CheckFailed("preference_accuracy must return a Python float", expected="a float such as 0.4",
+                              got=type(out).__name__, hint="reduce with .float().mean().item()")
+        accuracies.append(out)
+    return {"accuracy": torch.tensor(accuracies, dtype=torch.float64)}
 
 
 # --- training ----------------------------------------------------------------------------------
@@ -425,15 +431,18 @@ def check_train_reward_model(ctx: Context) -> dict:
     Then one outcome: TRAIN_STEPS steps on all the pairs rank the held-out pairs (the grader's own evaluation)."""
     torch.manual_seed(seed_for(0))  # the head's init and the loop's torch.randperm: the same for every run
     model, losses, _ = _train_probe(ctx, load_preferences("train")[:PROBE_PAIRS], PROBE_STEPS, TRAIN_BATCH)
-    mode = torch.tensor(sum(model.modes) / len(model.modes), dtype=torch.float64)
+    modes = [list(model.modes)]  # a copy: the evaluation below adds to model.modes
     # Batches of 5 of the same 20 pairs: the order runs out exactly, after the fourth batch, not before.
-    _, exact, _ = _train_probe(ctx, load_preferences("train")[:PROBE_PAIRS], PROBE_STEPS, 5)
+    exact_model, exact, _ = _train_probe(ctx, load_preferences("train")[:PROBE_PAIRS], PROBE_STEPS, 5)
+    modes.append(exact_model.modes)
     ids, mask = model_inputs(ctx)
     model.eval()
     with torch.no_grad():  # the trained model's rewards: smooth in its parameters, unlike AdamW's first updates
         trained = model(ids, mask).double()
     torch.manual_seed(seed_for(1))
     model, _, _ = _train_probe(ctx, load_preferences("train"), TRAIN_STEPS, TRAIN_BATCH)
+    modes.append(model.modes)
+    mode = torch.tensor([sum(m) / max(len(m), 1) for m in modes], dtype=torch.float64)  # one fraction per run
     return {"train_losses": torch.tensor(losses, dtype=torch.float64), "train_rewards": trained, "train_mode": mode,
             "train_losses_exact": torch.tensor(exact, dtype=torch.float64),
             "held_out_accuracy": torch.tensor(held_out_accuracy(ctx, model, load_preferences("test")),

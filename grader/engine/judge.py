@@ -27,6 +27,9 @@ from grader.tolerances import tolerance
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 FAILED_STATUSES = {"fail", "not_implemented", "missing", "error"}
 MAX_TEXT = 4000  # characters of any message the executor sends
+# A learner's output "is" a catalogued mistake's when it agrees within this (looser than grading: the learner's
+# version of the mistake may sum in another order). Also how refs.compute decides that two mistakes are twins.
+MATCH_RTOL, MATCH_ATOL = 1e-3, 1e-4
 
 
 @dataclass
@@ -71,6 +74,7 @@ class CheckInfo:
     points: int
     timeout_s: float
     description: str
+    calls: tuple[str, ...] = ()  # other graded functions it calls without grading them (for "fix X first")
 
 
 class Reference:
@@ -78,8 +82,8 @@ class Reference:
 
     def __init__(self, meta: dict, expected: dict, mistakes: dict):
         self.meta, self.expected, self.mistakes = meta, expected, mistakes
-        self.checks = [CheckInfo(c["name"], tuple(c["functions"]), c["points"], c["timeout_s"], c["description"])
-                       for c in meta["checks"]]
+        self.checks = [CheckInfo(c["name"], tuple(c["functions"]), c["points"], c["timeout_s"], c["description"],
+                                 tuple(c.get("calls", ()))) for c in meta["checks"]]
         self.by_name = {c.name: c for c in self.checks}
 
     @property
@@ -96,10 +100,7 @@ class Reference:
         return self.meta["observations"]
 
     def tolerance(self, key: str, device_type: str) -> tuple[float, float]:
-        """The device's tolerance, or the observation's own where the checks declare a looser one."""
-        rtol, atol = tolerance(device_type)
-        own = self.meta.get("tolerance", {}).get(key)
-        return (max(rtol, own[0]), max(atol, own[1])) if own else (rtol, atol)
+        return observation_tolerance(self.meta, key, device_type)
 
     @property
     def at_least(self) -> dict[str, float]:
@@ -135,6 +136,15 @@ class Reference:
             elif parts[0] == "mistakes":
                 mistakes[parts[1]].setdefault(parts[2], {})[parts[3]] = arrays[key]
         return cls(meta, expected, mistakes)
+
+
+def observation_tolerance(meta: dict, key: str, device_type: str) -> tuple[float, float]:
+    """The device's tolerance, or the observation's own where the checks declare a looser one (``TOLERANCE``).
+    The one rule for "equal": the judge grades with it, and ``refs`` uses it (on the CPU) to decide whether a
+    catalogued mistake is visible at all."""
+    rtol, atol = tolerance(device_type)
+    own = meta.get("tolerance", {}).get(key)
+    return (max(rtol, own[0]), max(atol, own[1])) if own else (rtol, atol)
 
 
 def reference_path(exercise: str) -> Path:
@@ -202,16 +212,23 @@ def show_pair(expected: np.ndarray, got: np.ndarray, rtol: float, atol: float, l
 
 
 def generic_hint(got: np.ndarray, expected: np.ndarray) -> str:
-    """When no catalogued mistake matches, say what kind of difference it is."""
+    """When no catalogued mistake matches, say what kind of difference it is, and only what the evidence shows:
+    a sign or a scale needs at least two nonzero elements with one consistent ratio (for a single number any
+    two values have "a ratio", and it says nothing about the cause)."""
     g, e = as_float(got).reshape(-1), as_float(expected).reshape(-1)
-    if g.shape == e.shape and e.size and np.abs(e).max() > 0:
-        if np.allclose(g, -e, rtol=1e-3, atol=1e-5):
-            return "the sign is flipped"
-        nz = e != 0
-        ratio = g[nz] / e[nz]
-        if nz.any() and np.allclose(ratio, ratio[0], rtol=1e-3) and ratio[0] != 1:
-            return f"off by a constant factor of {ratio[0]:.4g} (a sum vs a mean, or a missing scale?)"
-    return "recheck the formula against the lesson; the values are not off by a simple sign or scale"
+    if g.shape == e.shape and np.isfinite(g).all():
+        nz = np.abs(e) > 1e-6 * max(np.abs(e).max(), 1e-30)
+        if nz.sum() >= 2:
+            ratio = g[nz] / e[nz]
+            consistent = np.allclose(ratio, ratio[0], rtol=1e-3) and np.allclose(g[~nz], 0, atol=1e-6)
+            if consistent and np.isclose(ratio[0], -1, rtol=1e-3):
+                return "the sign is flipped"
+            if consistent and abs(ratio[0]) > 1e-6 and not np.isclose(ratio[0], 1, rtol=1e-3):
+                return f"every value is off by the same factor, {ratio[0]:.4g} (a sum vs a mean, or a missing scale?)"
+    return GENERIC_HINT
+
+
+GENERIC_HINT = "recheck the formula against the lesson; the values are not off by a simple sign or scale"
 
 
 def _text(x: Any) -> str | None:
@@ -278,11 +295,51 @@ def verdict(exercise: str, check_name: str, reply: dict, device_type: str, ref: 
     key = wrong[0]
     out.message = f"mismatch in {ref.descriptions.get(key, key)}"
     out.expected, out.got = show_pair(expected[key], observed[key], *ref.tolerance(key, device_type))
-    # A catalogued mistake matches when all its observations agree with the learner's (looser
-    # tolerance: the learner's version of the mistake may be computed in a different order).
-    for mistake_id, obs in ref.mistakes[check.name].items():
-        if all(k in observed and close(observed[k], v, 1e-3, 1e-4) for k, v in obs.items() if k not in ref.bounded):
-            out.mistake, out.hint = mistake_id, mistake_hint(ref, check, mistake_id)
-            return out
+    mistake_id = match_mistake(ref, check, observed, set(wrong), device_type)
+    if mistake_id:
+        out.mistake, out.hint = mistake_id, mistake_hint(ref, check, mistake_id)
+        return out
     out.hint = generic_hint(observed[key], expected[key])
+    return out
+
+
+def match_mistake(ref: Reference, check: CheckInfo, observed: dict, wrong: set[str], device_type: str) -> str | None:
+    """The catalogued mistake the learner's observations show, if the evidence is clear; None when it is not.
+
+    A mistake matches when, on every observation the learner got wrong, the learner's values are the mistake's
+    (``MATCH_RTOL``), the mistake also gets each of those wrong, and that agreement covers at least two wrong
+    values: one coinciding number is not evidence (a scalar has few values to fall on). The learner may get right
+    some observations the mistake gets wrong: a variant of it (the same slip, reached by fewer inputs). A learner
+    who matches only as a variant, of more than one mistake, is told neither."""
+    if not wrong:
+        return None
+    exact, variant = [], []
+    expected = ref.expected[check.name]
+    for mistake_id, obs in ref.mistakes[check.name].items():
+        differs = {k for k, v in obs.items() if k in expected and k not in ref.bounded
+                   and not close(v, expected[k], *ref.tolerance(k, device_type))}
+        if not wrong <= differs or not all(close(observed[k], obs[k], MATCH_RTOL, MATCH_ATOL) for k in wrong):
+            continue
+        evidence = sum(int((~np.isclose(as_float(obs[k]), as_float(expected[k]), *ref.tolerance(k, device_type))).sum())
+                       for k in wrong)
+        if evidence >= 2:
+            (exact if wrong == differs else variant).append(mistake_id)
+    if exact:
+        return exact[0]  # refs.compute removes twins, so there is at most one
+    return variant[0] if len(variant) == 1 else None
+
+
+def explain_by_earlier(out: Outcome, ref: Reference, failed: dict[str, str]) -> Outcome:
+    """Call on each outcome of one submission in check order; ``failed`` (graded function -> its failing check)
+    carries what came before. A check that calls a graded function whose own check failed says "fix `X` first"
+    rather than guess at a cause: its failure may be that function's (a wrong KL sign fails the PPO loop too)."""
+    check = ref.by_name[out.check]
+    earlier = [f for f in (*check.functions[1:], *check.calls) if f in failed]
+    if not out.passed and earlier and out.status in ("fail", "error", "timeout"):
+        names = " and ".join(f"`{f}`" for f in earlier)
+        out.hint = (f"fix {names} first ({'its' if len(earlier) == 1 else 'their'} own check fails): this check "
+                    f"calls {'it' if len(earlier) == 1 else 'them'}, so this failure may come from there")
+        out.mistake = None
+    if not out.passed:
+        failed.setdefault(check.functions[0], out.check)
     return out

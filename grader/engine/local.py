@@ -29,5 +29,6 @@ def run_exercise(exercise: str, ns: Mapping[str, Any], device=None, only: tuple[
     from grader.devices import pick_device
 
     device = device or pick_device().device
-    return [run_check(exercise, c, ns, device, learner_files) for c in checks_module(exercise).CHECKS
-            if not only or c.name in only]
+    ref, failed = judge.load(exercise), {}
+    return [judge.explain_by_earlier(run_check(exercise, c, ns, device, learner_files, ref), ref, failed)
+            for c in checks_module(exercise).CHECKS if not only or c.name in only]

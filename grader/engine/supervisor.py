@@ -313,6 +313,7 @@ def _grade_one(executor: Executor, ref: judge.Reference, exercise: str, file: st
                siblings_from: str | None = None, only: set[str] | None = None):
     """Yield each check's outcome (as a dict) for one submission."""
     todo = [c for c in ref.checks if only is None or c.name in only]
+    failed: dict[str, str] = {}  # for "fix `X` first" (judge.explain_by_earlier)
     while todo:
         inside = executor.stage(file, siblings_from)
         event = executor.open(exercise, inside, LOAD_TIMEOUT_S * scale, ref.variant)
@@ -325,7 +326,7 @@ def _grade_one(executor: Executor, ref: judge.Reference, exercise: str, file: st
                 status, message, hint = _lost(executor, event, LOAD_TIMEOUT_S * scale)
                 message = f"loading your file {message}"
             for c in todo:
-                yield _failure(exercise, c, status, message, hint)
+                yield _failure(exercise, c, status, message, hint).to_dict()
             executor.close()
             return
         while todo:
@@ -340,10 +341,10 @@ def _grade_one(executor: Executor, ref: judge.Reference, exercise: str, file: st
                                             hint="this is not your code: please report it")
                 for key in ("message", "expected", "got", "hint"):
                     setattr(outcome, key, executor.unstage(getattr(outcome, key)))
-                yield outcome.to_dict()
+                yield judge.explain_by_earlier(outcome, ref, failed).to_dict()
                 continue
             status, message, hint = _lost(executor, event, c.timeout_s * scale)
-            yield _failure(exercise, c, status, message, hint)
+            yield judge.explain_by_earlier(_failure(exercise, c, status, message, hint), ref, failed).to_dict()
             break  # a fresh learner process for the checks that remain
         executor.close()
 
@@ -361,6 +362,5 @@ def _lost(executor: Executor, event: dict, timeout: float) -> tuple[str, str, st
     return "timeout", timeout_message(timeout), TIMEOUT_HINT
 
 
-def _failure(exercise: str, check: judge.CheckInfo, status: str, message: str, hint: str) -> dict:
-    return judge.Outcome(exercise, check.name, status, message=message, hint=hint,
-                         max_points=check.points).to_dict()
+def _failure(exercise: str, check: judge.CheckInfo, status: str, message: str, hint: str) -> judge.Outcome:
+    return judge.Outcome(exercise, check.name, status, message=message, hint=hint, max_points=check.points)

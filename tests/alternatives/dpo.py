@@ -9,14 +9,16 @@ REF = solution("dpo")
 
 
 def sequence_logps_cross_entropy(logits, input_ids, response_mask):
-    """Token log-probs as minus the per-token cross-entropy."""
+    """Token log-probs as minus the per-token cross-entropy, in float32 or float64."""
     B, T, V = logits.shape
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
     nll = F.cross_entropy(logits[:, :-1].reshape(-1, V), input_ids[:, 1:].reshape(-1), reduction="none")
     return -(nll.view(B, T - 1) * response_mask[:, 1:]).sum(-1)
 
 
 def sequence_logps_loops(logits, input_ids, response_mask):
     """Explicit loops over the batch and positions."""
+    logits = logits.float() if logits.element_size() < 4 else logits
     out = []
     for b in range(logits.shape[0]):
         total = logits.new_zeros(())

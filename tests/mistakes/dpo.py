@@ -15,27 +15,45 @@ def _gather(logprobs, ids):
     return logprobs.gather(-1, ids.unsqueeze(-1)).squeeze(-1)
 
 
+def _upcast(f):
+    """Each mistake is the reference with one slip, so it upcasts bfloat16 logits as the reference does."""
+    def wrapped(logits, input_ids, response_mask):
+        return f(logits.float() if logits.dtype == torch.bfloat16 else logits, input_ids, response_mask)
+    return wrapped
+
+
+@_upcast
 def no_shift(logits, input_ids, response_mask):
     return (_gather(torch.log_softmax(logits, -1), input_ids) * response_mask).sum(-1)
 
 
+@_upcast
 def shift_backwards(logits, input_ids, response_mask):
     return (_gather(torch.log_softmax(logits[:, 1:], -1), input_ids[:, :-1]) * response_mask[:, :-1]).sum(-1)
 
 
+@_upcast
 def mask_not_shifted(logits, input_ids, response_mask):
     return (_gather(torch.log_softmax(logits[:, :-1], -1), input_ids[:, 1:]) * response_mask[:, :-1]).sum(-1)
 
 
+@_upcast
 def mask_ignored(logits, input_ids, response_mask):
     return _gather(torch.log_softmax(logits[:, :-1], -1), input_ids[:, 1:]).sum(-1)
 
 
+@_upcast
 def mean_not_sum(logits, input_ids, response_mask):
     token = _gather(torch.log_softmax(logits[:, :-1], -1), input_ids[:, 1:])
     return (token * response_mask[:, 1:]).sum(-1) / response_mask[:, 1:].sum(-1)
 
 
+def log_softmax_in_bf16(logits, input_ids, response_mask):
+    token = _gather(torch.log_softmax(logits[:, :-1], -1), input_ids[:, 1:])
+    return (token * response_mask[:, 1:]).sum(-1).float()
+
+
+@_upcast
 def raw_logits(logits, input_ids, response_mask):
     return (_gather(logits[:, :-1], input_ids[:, 1:]) * response_mask[:, 1:]).sum(-1)
 
