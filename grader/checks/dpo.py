@@ -8,6 +8,7 @@ extreme enough that log(sigmoid(.)) underflows in float32.
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 
@@ -277,6 +278,11 @@ def check_dpo_step(ctx: Context) -> dict:
         raise CheckFailed("dpo_step: gradients reached the reference model", expected="no gradient on the reference",
                           got="reference parameters with .grad set", hint=MISTAKES["reference_gets_gradients"].hint,
                           mistake="reference_gets_gradients")
+    if all(abs(loss - math.log(2)) < 1e-5 for loss in losses):  # the policy starts away from the reference
+        raise CheckFailed("dpo_step: the loss is exactly log 2 at every step", expected="a loss that changes",
+                          got=f"{losses}", hint="h is exactly 0, so the log-ratios cancel: the reference log-probs "
+                          "must come from `reference` (not from the policy under no_grad), and the chosen and "
+                          "rejected log-probs from their own sequences")
     # The update, projected on 8 fixed random directions: sensitive to any difference, small to store.
     delta = torch.cat([(p.detach() - before[n]).flatten().cpu().double() for n, p in sorted(policy.named_parameters())])
     directions = torch.randn(8, delta.numel(), generator=seeded(11), dtype=torch.float64)
