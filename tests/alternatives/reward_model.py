@@ -1,5 +1,5 @@
 """Alternative correct reward-model implementations: other layer layouts and freezing styles, softplus and
-BCE-with-logits losses, loops, a concatenated forward pass and sampling with replacement."""
+BCE-with-logits losses, loops, a concatenated forward pass, and the spec's shuffled order written as epochs."""
 
 
 import torch
