@@ -15,6 +15,12 @@ Three training losses, same seed, same samples budget (N per step), Adam:
                        i.e. the KL folded into the reward, as PPO for RLHF does.
 The KL in (a) and (b) is the exact KL over the 8 tokens.
 
+Everything runs in float64 and tokens are drawn by inverting the CDF at seeded uniforms, rather than
+with torch.multinomial: in float32, rounding differences between CPUs (and between the vectorised code
+paths torch picks on them) flip an occasional sample, and variant (b), which never stops moving, then
+ends on visibly different numbers. In float64 the runs agree to about 1e-10 across torch's CPU code
+paths (ATEN_CPU_CAPABILITY=default, avx2, avx512), far below the three decimals printed.
+
 Run from the repo root:  python lessons/figures/ppo_nograd_bug.py
 """
 from pathlib import Path
@@ -32,8 +38,10 @@ STEPS = 300
 LR = 0.05
 SEED = 0
 
-reward_table = torch.tensor([0.0, 0.2, 0.1, 1.0, 0.3, 0.0, 0.6, 0.1])
-ref_logits = torch.tensor([1.5, 1.0, 0.5, -1.0, 0.8, 0.3, -0.5, 0.0])
+DTYPE = torch.float64
+
+reward_table = torch.tensor([0.0, 0.2, 0.1, 1.0, 0.3, 0.0, 0.6, 0.1], dtype=DTYPE)
+ref_logits = torch.tensor([1.5, 1.0, 0.5, -1.0, 0.8, 0.3, -0.5, 0.0], dtype=DTYPE)
 ref_logp = torch.log_softmax(ref_logits, -1)
 
 
@@ -50,9 +58,16 @@ def expected_reward(logp):
     return (logp.exp() * reward_table).sum()
 
 
+def sample(probs, n, gen):
+    """n tokens from a categorical distribution, by inverting its CDF at seeded uniforms."""
+    u = torch.rand(n, generator=gen, dtype=DTYPE)
+    cdf = torch.cumsum(probs, 0)
+    return torch.searchsorted(cdf, u, right=True).clamp(max=len(probs) - 1)
+
+
 def train(variant):
     gen = torch.Generator().manual_seed(SEED)
-    theta = torch.zeros(V, requires_grad=True)          # start from the uniform policy
+    theta = torch.zeros(V, dtype=DTYPE, requires_grad=True)  # start from the uniform policy
     opt = torch.optim.Adam([theta], lr=LR)
     hist = {"reward": [], "kl": []}
     reward_grad_norm = None
@@ -61,7 +76,7 @@ def train(variant):
         with torch.no_grad():
             hist["reward"].append(expected_reward(logp).item())
             hist["kl"].append(exact_kl(logp).item())
-        y = torch.multinomial(logp.exp().detach(), N, replacement=True, generator=gen)
+        y = sample(logp.exp().detach(), N, gen)
         with torch.no_grad():
             R = reward_model(y)                          # (N,), no autograd graph
         if variant == "buggy":
@@ -105,12 +120,12 @@ def main():
     runs["rlhf"], _ = train("rlhf")
 
     print(f"[buggy] grad norm of the reward part at step 0 = {gnorm}")
-    print(f"reference policy : E[r] = {ref_reward:.4f}, KL = 0")
-    print(f"optimum pi*      : E[r] = {opt_reward:.4f}, KL = {opt_kl:.4f}, "
-          f"J = {opt_reward - BETA * opt_kl:.4f}")
+    print(f"reference policy : E[r] = {ref_reward:.3f}, KL = 0")
+    print(f"optimum pi*      : E[r] = {opt_reward:.3f}, KL = {opt_kl:.3f}, "
+          f"J = {opt_reward - BETA * opt_kl:.3f}")
     for name, h in runs.items():
         j = h["final_reward"] - BETA * h["final_kl"]
-        print(f"{name:6s} after {STEPS} steps: E[r] = {h['final_reward']:.4f}, KL = {max(h['final_kl'], 0.0):.4f}, J = {j:.4f}")
+        print(f"{name:6s} after {STEPS} steps: E[r] = {h['final_reward']:.3f}, KL = {max(h['final_kl'], 0.0):.3f}, J = {j:.3f}")
 
     labels = {"buggy": "(a) buggy: -R.mean() + beta*KL, R under no_grad",
               "score": "(b) score function: -(R-b) log pi(y) + beta*KL",
