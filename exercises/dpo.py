@@ -78,7 +78,8 @@ print(sequence_logps(toy_logits, toy_ids, toy_mask))
 #   passes per-token averages for IPO);
 # * `"hinge"`: $\max(0, 1 - \beta h)$.
 #
-# Any other `loss_type` should raise a `ValueError`.
+# `label_smoothing` applies to `"sigmoid"` only; `"ipo"` and `"hinge"` ignore it, as TRL's do. Any other
+# `loss_type` should raise a `ValueError`.
 
 # %%
 def dpo_loss(
@@ -123,7 +124,8 @@ print(losses, chosen_r, rejected_r)
 # 3. takes the mean DPO loss over the batch, back-propagates, and takes one optimizer step (zeroing old
 #    gradients);
 # 4. returns a dict of floats: `loss`, `reward_accuracy` (fraction of pairs whose chosen reward is strictly
-#    higher), and `reward_margin` (mean chosen minus rejected reward).
+#    higher), and `reward_margin` (mean chosen minus rejected reward), all of the batch as this step scored
+#    it, before its update (as TRL logs them).
 
 # %%
 def dpo_step(policy, reference, optimizer, batch: dict, beta: float = 0.1) -> dict:

@@ -87,15 +87,11 @@ def compute(exercise: str, variant: int = 0) -> Reference:
             if all(close(observed[k], expected[k], *observation_tolerance(info, k, "cpu")) for k in expected):
                 continue  # the judge could not tell it from the reference: not a mistake this check sees
             seen_by[mistake_id].append(check.name)
-            seen[mistake_id] = observed
-        # Two mistakes this check cannot tell apart: it names neither (another check must), unless exactly one
-        # is a mistake in the function the check grades (the other's own check names that one).
-        pairs = [(a, b) for a in seen for b in seen if a < b
-                 and all(close(seen[a][k], seen[b][k], MATCH_RTOL, MATCH_ATOL) for k in seen[a])]
-        own = {m for m in seen if module.MISTAKES[m].function == check.functions[0]}
-        twins = set()
-        for a, b in pairs:
-            twins |= {a, b} - own if len({a, b} & own) == 1 else {a, b}
+            if mistake.function == check.functions[0]:  # a check names only its own function's mistakes
+                seen[mistake_id] = observed
+        # Two mistakes this check cannot tell apart: it names neither (another check must).
+        twins = {m for a in seen for b in seen if a < b
+                 and all(close(seen[a][k], seen[b][k], MATCH_RTOL, MATCH_ATOL) for k in seen[a]) for m in (a, b)}
         for m in twins:
             del seen[m]
             seen_by[m].remove(check.name)

@@ -51,6 +51,8 @@ MISTAKES: dict[str, Mistake] = {
                                     "beta * (log pi - log pi_ref).detach()"),
     "rewards_without_beta": Mistake("dpo_loss", "the implicit reward is beta * (log pi - log pi_ref): "
                                     "the factor beta is missing"),
+    "smoothing_in_ipo_hinge": Mistake("dpo_loss", "label_smoothing belongs to the sigmoid loss only: IPO and the "
+                                      "hinge ignore it"),
     "label_smoothing_swapped": Mistake("dpo_loss", "label smoothing eps weights the flipped label: "
                                        "-(1-eps) log sigma(beta*h) - eps log sigma(-beta*h)"),
     "ipo_wrong_target": Mistake("dpo_loss", "IPO regresses h onto 1/(2*beta): (h - 1/(2*beta))**2"),
@@ -62,6 +64,12 @@ MISTAKES: dict[str, Mistake] = {
                             "every step"),
     "loss_summed": Mistake("dpo_step", "average the per-pair losses over the batch (losses.mean()); "
                            "a sum scales the step with the batch size"),
+    "step_beta_ignored": Mistake("dpo_step", "pass dpo_step's beta on to dpo_loss (its default is not the beta "
+                                 "the step was called with)"),
+    "metrics_ties_counted": Mistake("dpo_step", "a tie is not a correct ranking: reward_accuracy counts the pairs "
+                                    "whose chosen reward is strictly higher (the batch has a pair that ties)"),
+    "metrics_after_update": Mistake("dpo_step", "report the metrics of the batch as this step scored it, before "
+                                    "optimizer.step(): the rewards returned by dpo_loss, not a second pass"),
     "zero_grad_after_backward": Mistake("dpo_step", "the step changed nothing: no gradient was there when "
                                         "optimizer.step() ran. The order is optimizer.zero_grad(), loss.backward(), "
                                         "optimizer.step() (a zero_grad between backward and step wipes them)"),
@@ -79,11 +87,11 @@ OBSERVATIONS = {
     "grad_ref_chosen": "the gradient of the loss with respect to ref_chosen_logps",
     "losses_extreme": "the losses at extreme margins",
     "losses_smoothed": "the label-smoothed losses (label_smoothing=0.2)",
-    "losses_ipo": "the IPO losses",
-    "losses_hinge": "the hinge losses",
+    "losses_ipo": "the IPO losses (label_smoothing=0.2, which IPO ignores)",
+    "losses_hinge": "the hinge losses (label_smoothing=0.2, which the hinge ignores)",
     "grad_ipo": "the IPO gradient",
     "step_losses": "the losses returned by two successive steps",
-    "step_metrics": "reward_accuracy and reward_margin of the first step",
+    "step_metrics": "reward_accuracy and reward_margin of each step (2, 2)",
     "update": "the change of the policy's parameters after two steps",
 }
 
@@ -92,12 +100,16 @@ OBSERVATIONS = {
 
 
 def logps_inputs(ctx: Context):
-    """B=3, T=9, V=11. Position-dependent logits; prompts of 2, 3, 1 tokens; 0, 2, 3 padding tokens."""
+    """B=3, T=9, V=11. Position-dependent logits; prompts of 2, 3, 1 tokens; 0, 2, 3 padding tokens; one
+    target logit far below the others."""
     g = seeded(1)
     B, T, V = 3, 9, 11
     position_bias = torch.linspace(-2.0, 2.0, T).view(1, T, 1) * torch.linspace(1.0, -1.0, V).view(1, 1, V)
     logits = 2.0 * torch.randn(B, T, V, generator=g) + 3.0 * position_bias
     input_ids = torch.randint(0, V, (B, T), generator=g)
+    # One response token 150 nats below the best at its position: softmax underflows to 0 there in float32,
+    # so log(softmax(.)) gives -inf where log_softmax gives about -150.
+    logits[0, 3, input_ids[0, 4]] = logits[0, 3].max() - 150.0
     response_mask = torch.zeros(B, T)
     for b, (prompt, pad) in enumerate([(2, 0), (3, 2), (1, 3)]):
         response_mask[b, prompt : T - pad] = 1
@@ -196,9 +208,10 @@ def check_dpo_loss(ctx: Context) -> dict:
 def check_dpo_loss_variants(ctx: Context) -> dict:
     inputs = loss_inputs(ctx)
     smoothed = _call_loss(ctx, inputs, beta=BETA, label_smoothing=0.2)[0]
-    ipo = _call_loss(ctx, inputs, beta=BETA, loss_type="ipo")[0]
+    # label_smoothing is passed to IPO and the hinge too: the spec says only "sigmoid" uses it
+    ipo = _call_loss(ctx, inputs, beta=BETA, loss_type="ipo", label_smoothing=0.2)[0]
     (grad_ipo,) = _grad(ipo, inputs[:1], ctx, "dpo_loss(loss_type='ipo')")
-    hinge = _call_loss(ctx, inputs, beta=BETA, loss_type="hinge")[0]
+    hinge = _call_loss(ctx, inputs, beta=BETA, loss_type="hinge", label_smoothing=0.2)[0]
     try:
         ctx.fn("dpo_loss")(*inputs, beta=BETA, loss_type="no-such-loss")
     except ValueError:
@@ -265,14 +278,14 @@ def check_dpo_step(ctx: Context) -> dict:
     reference.requires_grad_(True)
     optimizer = torch.optim.SGD(policy.parameters(), lr=0.5)
     batch = step_batch(ctx, model.config.vocab_size)
-    losses, metrics = [], None
+    losses, metrics = [], []
     for _ in range(2):
         result = ctx.call("dpo_step", policy, reference, optimizer, batch, beta=BETA)
         if not isinstance(result, dict) or not {"loss", "reward_accuracy", "reward_margin"} <= set(result):
             raise CheckFailed("dpo_step must return a dict with loss, reward_accuracy and reward_margin",
                               got=repr(result)[:200])
         losses.append(_as_float(result["loss"], "loss"))
-        metrics = metrics or [_as_float(result[k], k) for k in ("reward_accuracy", "reward_margin")]
+        metrics.append([_as_float(result[k], k) for k in ("reward_accuracy", "reward_margin")])
     if any(p.grad is not None and p.grad.abs().sum() > 0 for p in reference.parameters()) or any(
             not torch.equal(p, ref_before[n]) for n, p in reference.named_parameters()):
         raise CheckFailed("dpo_step: gradients reached the reference model", expected="no gradient on the reference",

@@ -310,12 +310,16 @@ def match_mistake(ref: Reference, check: CheckInfo, observed: dict, wrong: set[s
     (``MATCH_RTOL``), the mistake also gets each of those wrong, and that agreement covers at least two wrong
     values: one coinciding number is not evidence (a scalar has few values to fall on). The learner may get right
     some observations the mistake gets wrong: a variant of it (the same slip, reached by fewer inputs). A learner
-    who matches only as a variant, of more than one mistake, is told neither."""
+    who matches only as a variant, of more than one mistake, is told neither. Only mistakes of the function the
+    check grades are named: a later check matching an earlier function's mistake whose own check passed would
+    point at code that is right (``explain_by_earlier`` covers the case where it fails)."""
     if not wrong:
         return None
     exact, variant = [], []
     expected = ref.expected[check.name]
     for mistake_id, obs in ref.mistakes[check.name].items():
+        if ref.catalogue[mistake_id]["function"] != check.functions[0]:
+            continue  # another function's mistake: if its own check fails, this one says "fix it first"
         differs = {k for k, v in obs.items() if k in expected and k not in ref.bounded
                    and not close(v, expected[k], *ref.tolerance(k, device_type))}
         if not wrong <= differs or not all(close(observed[k], obs[k], MATCH_RTOL, MATCH_ATOL) for k in wrong):

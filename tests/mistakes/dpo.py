@@ -126,6 +126,16 @@ def rewards_without_beta(pc, pr, rc, rr, beta=0.1, label_smoothing=0.0, loss_typ
     return _losses(h, beta, label_smoothing, loss_type), (pc - rc).detach(), (pr - rr).detach()
 
 
+def smoothing_in_ipo_hinge(pc, pr, rc, rr, beta=0.1, label_smoothing=0.0, loss_type="sigmoid"):
+    h = (pc - rc) - (pr - rr)
+    if loss_type in ("ipo", "hinge"):
+        base = _losses(h, beta, 0.0, loss_type)
+        losses = (1 - label_smoothing) * base + label_smoothing * _losses(-h, beta, 0.0, loss_type)
+    else:
+        losses = _losses(h, beta, label_smoothing, loss_type)
+    return (losses, *_rewards(pc, pr, rc, rr, beta))
+
+
 def label_smoothing_swapped(pc, pr, rc, rr, beta=0.1, label_smoothing=0.0, loss_type="sigmoid"):
     h = (pc - rc) - (pr - rr)
     if loss_type == "sigmoid":
@@ -157,8 +167,9 @@ def _logps(model, batch, prefix):
     return sequence_logps(logits, ids, batch[f"{prefix}_response_mask"])
 
 
-def _metrics(loss, chosen, rejected):
-    return {"loss": loss.item(), "reward_accuracy": (chosen > rejected).float().mean().item(),
+def _metrics(loss, chosen, rejected, ties_win=False):
+    wins = chosen >= rejected if ties_win else chosen > rejected
+    return {"loss": loss.item(), "reward_accuracy": wins.float().mean().item(),
             "reward_margin": (chosen - rejected).mean().item()}
 
 
@@ -197,3 +208,28 @@ def zero_grad_after_backward(policy, reference, optimizer, batch, beta=0.1):
     optimizer.zero_grad()
     optimizer.step()
     return _metrics(loss, chosen, rejected)
+
+
+def metrics_ties_counted(policy, reference, optimizer, batch, beta=0.1):
+    pc, pr = _logps(policy, batch, "chosen"), _logps(policy, batch, "rejected")
+    with torch.no_grad():
+        rc, rr = _logps(reference, batch, "chosen"), _logps(reference, batch, "rejected")
+    losses, chosen, rejected = dpo_loss(pc, pr, rc, rr, beta)
+    loss = losses.mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return _metrics(loss, chosen, rejected, ties_win=True)
+
+
+def metrics_after_update(policy, reference, optimizer, batch, beta=0.1):
+    _step(policy, reference, optimizer, batch, beta)
+    with torch.no_grad():  # the rewards again, from the updated policy
+        pc, pr = _logps(policy, batch, "chosen"), _logps(policy, batch, "rejected")
+        rc, rr = _logps(reference, batch, "chosen"), _logps(reference, batch, "rejected")
+        losses, chosen, rejected = dpo_loss(pc, pr, rc, rr, beta)
+    return _metrics(losses.mean(), chosen, rejected)
+
+
+def step_beta_ignored(policy, reference, optimizer, batch, beta=0.1):
+    return _step(policy, reference, optimizer, batch, 0.1)
