@@ -87,6 +87,13 @@ MISTAKES: dict[str, Mistake] = {
                                 "torch.optim.AdamW(..., lr=lr)"),
     "train_no_train_mode": Mistake("train_reward_model", "call model.train() before the loop: the model may "
                                    "arrive in eval mode, with dropout off"),
+    "train_unshuffled": Mistake("train_reward_model", "the pairs are taken in their stored order: draw a shuffled "
+                                "order with torch.randperm(len(pairs))"),
+    "train_new_order_every_step": Mistake("train_reward_model", "a new order is drawn every step (pairs repeat and "
+                                          "others are skipped): draw one with torch.randperm and walk through it, "
+                                          "drawing again only when fewer than batch_size pairs remain"),
+    "train_short_last_batch": Mistake("train_reward_model", "every step takes batch_size pairs: when fewer remain, "
+                                      "draw a new order instead of training on the short remainder"),
     "train_no_reshuffle": Mistake("train_reward_model", "when the shuffled order runs out, draw a new one with "
                                   "torch.randperm (each epoch sees the pairs in a new order)"),
 }
@@ -269,6 +276,12 @@ def check_reward_model(ctx: Context) -> dict:
 
 def check_freeze_encoder(ctx: Context) -> dict:
     model, encoder, head = build_model(ctx, freeze=True)
+    if any(p.requires_grad for p in encoder.parameters()) or not all(p.requires_grad for p in head):
+        # the spec's contract: an optimizer built over the parameters that require gradients skips the encoder
+        raise CheckFailed("RewardModel(freeze_encoder=True): the encoder's parameters still require gradients",
+                          expected="requires_grad=False on every encoder parameter, True on the head",
+                          got="encoder parameters with requires_grad=True", hint=MISTAKES["freeze_ignored"].hint,
+                          mistake="freeze_ignored")
     model.eval()
     ids, mask = model_inputs(ctx)
     rewards = _rewards(ctx, model, ids, mask)

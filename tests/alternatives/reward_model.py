@@ -31,11 +31,13 @@ class RewardModelNamedLayers(nn.Module):
 
 
 class RewardModelGradSwitch(nn.Module):
-    """Freezes by switching autograd off around the encoder; functional dropout that follows self.training."""
+    """A frozen encoder's parameters do not require gradients (the spec) and it also runs without autograd (no
+    activations kept for a backward pass); functional dropout that follows self.training."""
 
     def __init__(self, encoder, hidden=256, dropout=0.1, freeze_encoder=False):
         super().__init__()
         self.encoder, self.dropout, self.freeze = encoder, dropout, freeze_encoder
+        encoder.requires_grad_(not freeze_encoder)
         self.mlp = nn.ModuleList([nn.Linear(encoder.config.hidden_size, hidden), nn.Linear(hidden, 1)])
 
     def forward(self, input_ids, attention_mask):

@@ -152,7 +152,7 @@ def accuracy_count(chosen_rewards, rejected_rewards):
 # --- train_reward_model: the reference loop with one thing wrong ----------------------------------
 
 def _train(model, tokenizer, pairs, steps, batch_size, lr, swap=False, step=True, no_grad=False, zero=True,
-           fresh_optimizer=False, use_lr=True, train_mode=True, reshuffle=True):
+           fresh_optimizer=False, use_lr=True, train_mode=True, reshuffle=True, order="reference"):
     """The reference loop (solutions/reward_model.py) with one thing changed."""
     device = next(model.parameters()).device
 
@@ -163,11 +163,14 @@ def _train(model, tokenizer, pairs, steps, batch_size, lr, swap=False, step=True
     optimizer = new_optimizer()
     if train_mode:
         model.train()
-    order, position, losses = torch.randperm(len(pairs)), 0, []
+    draw = (lambda: torch.arange(len(pairs))) if order == "unshuffled" else (lambda: torch.randperm(len(pairs)))
+    order_, position, losses = draw(), 0, []
     for _ in range(steps):
-        if position + batch_size > len(pairs):
-            order, position = (torch.randperm(len(pairs)) if reshuffle else order), 0
-        batch = [pairs[i] for i in order[position : position + batch_size].tolist()]
+        if order == "every_step":
+            order_, position = draw(), 0
+        elif position + batch_size > len(pairs) if order != "short_last_batch" else position >= len(pairs):
+            order_, position = (draw() if reshuffle else order_), 0
+        batch = [pairs[i] for i in order_[position : position + batch_size].tolist()]
         position += batch_size
         prompts = [ex["prompt"] for ex in batch]
         chosen = encode(tokenizer, prompts, [ex["chosen"] for ex in batch]).to(device)
@@ -217,3 +220,15 @@ def train_no_train_mode(model, tokenizer, pairs, steps=30, batch_size=8, lr=1e-3
 
 def train_no_reshuffle(model, tokenizer, pairs, steps=30, batch_size=8, lr=1e-3):
     return _train(model, tokenizer, pairs, steps, batch_size, lr, reshuffle=False)
+
+
+def train_unshuffled(model, tokenizer, pairs, steps=30, batch_size=8, lr=1e-3):
+    return _train(model, tokenizer, pairs, steps, batch_size, lr, order="unshuffled")
+
+
+def train_new_order_every_step(model, tokenizer, pairs, steps=30, batch_size=8, lr=1e-3):
+    return _train(model, tokenizer, pairs, steps, batch_size, lr, order="every_step")
+
+
+def train_short_last_batch(model, tokenizer, pairs, steps=30, batch_size=8, lr=1e-3):
+    return _train(model, tokenizer, pairs, steps, batch_size, lr, order="short_last_batch")
