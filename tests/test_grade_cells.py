@@ -1,6 +1,7 @@
-"""Every catalogued mistake, through the code an nbgrader grade cell runs (`grader.notebook.grade`):
-the cells of the mistaken function fail with the mistake's hint, and a cell that does not use it still
-earns its points, so the credit is partial. (tests/test_nbgrader.py runs a sample through real nbgrader.)"""
+"""Catalogued mistakes through the code an nbgrader grade cell runs (`grader.notebook.grade`): the cells of the
+mistaken function fail with the mistake's hint, and a cell that does not use it still earns its points, so the
+credit is partial. One mistake per graded function: every mistake's hint is already checked through the same
+judge by tests/grader_meta.py; this is about the grade-cell path. (tests/test_nbgrader.py runs real nbgrader.)"""
 
 import pytest
 
@@ -9,7 +10,14 @@ from grader.exercises import EXERCISES
 from grader.notebook import GradeFailed, grade
 from tests.reference import with_mistake
 
-CASES = [(e.id, m) for e in EXERCISES for m in sorted(checks_module(e.id).MISTAKES)]
+def _one_per_function(exercise: str) -> list[str]:
+    first: dict[str, str] = {}
+    for mistake_id, mistake in sorted(checks_module(exercise).MISTAKES.items()):
+        first.setdefault(mistake.function, mistake_id)
+    return sorted(first.values())
+
+
+CASES = [(e.id, m) for e in EXERCISES for m in _one_per_function(e.id)]
 
 
 @pytest.mark.parametrize("exercise,mistake_id", CASES, ids=[f"{e}-{m}" for e, m in CASES])
