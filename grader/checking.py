@@ -182,7 +182,13 @@ def _show(x: Any) -> str:
 # --- the structural checks every exercise needs ------------------------------------------------
 
 
-def expect_tensor(name: str, x: Any, shape: tuple[int, ...], what: str = "output") -> torch.Tensor:
+NONFINITE_HINT = ("an overflow or a division by zero: use numerically stable forms (log_softmax, F.logsigmoid, "
+                  "softplus) and keep denominators away from 0")
+
+
+def expect_tensor(name: str, x: Any, shape: tuple[int, ...], what: str = "output",
+                  nonfinite_hint: str = NONFINITE_HINT) -> torch.Tensor:
+    """``x`` is a finite tensor of ``shape``; ``nonfinite_hint``: what inf/NaN means on this check's input."""
     if not isinstance(x, torch.Tensor):
         raise CheckFailed(f"{name} must return a torch.Tensor as its {what}", expected="a tensor",
                           got=type(x).__name__, hint="return tensors, not Python numbers or lists")
@@ -190,8 +196,7 @@ def expect_tensor(name: str, x: Any, shape: tuple[int, ...], what: str = "output
         raise CheckFailed(f"{name}: {what} has the wrong shape", expected=f"shape {tuple(shape)}",
                           got=f"shape {tuple(x.shape)}", hint=shape_hint(tuple(x.shape), tuple(shape)))
     if x.is_floating_point() and not torch.isfinite(x).all():
-        raise CheckFailed(f"{name}: {what} contains inf or NaN", got=x,
-                          hint="an overflow: use numerically stable forms (F.logsigmoid, softplus, log_softmax)")
+        raise CheckFailed(f"{name}: {what} contains inf or NaN", got=x, hint=nonfinite_hint)
     return x
 
 

@@ -215,5 +215,5 @@ def misleading(exercise: str, result: Result) -> list[str]:
     from grader.engine import judge
 
     catalogue = judge.load(exercise).catalogue
-    return [f"{check}: {mistake} (a mistake in `{catalogue[mistake]['function']}`)" for check, mistake in result.named
-            if catalogue[mistake]["function"] != result.mutant.function]
+    return [f"{check}: {one} (a mistake in `{catalogue[one]['function']}`)" for check, named in result.named
+            for one in named.split("+") if catalogue[one]["function"] != result.mutant.function]

@@ -90,3 +90,12 @@ def test_a_check_that_calls_a_failing_function_says_fix_it_first():
     assert alone.hint == "own"
     stub = judge.explain_by_earlier(judge.Outcome("synthetic", "loop", "not_implemented", hint="x"), ref, failed)
     assert stub.hint == "x"
+
+
+def test_two_slips_at_once_are_named_together():
+    a = {"value": np.array([1.0, 2.5, 3.5]), "grad": np.array(GRAD)}
+    b = {"value": np.array([1.0, 2.0, 3.0]), "grad": np.array([0.5, -0.25, 0.75])}
+    out = verdict(reference({"a": a, "b": b}), value=a["value"], grad=b["grad"])
+    assert out.mistake == "a+b" and out.hint == "two slips: the hint of a; and the hint of b"
+    # each alone is still itself
+    assert verdict(reference({"a": a, "b": b}), value=a["value"], grad=GRAD).mistake == "a"

@@ -132,6 +132,17 @@ MISTAKES: dict[str, Mistake] = {
                                       "ids), has zero reward gradient"),
     "penalty_against_policy": Mistake("ppo_step", "compute ref_logp with the frozen reference, not the policy: "
                                       "otherwise k1 is 0, the KL penalty vanishes and the policy drifts freely"),
+    "advantages_not_whitened": Mistake("ppo_step", "whiten the advantages (masked_whiten) after gae, before the "
+                                       "policy loss; the returns stay built from the raw advantages"),
+    "returns_from_whitened": Mistake("ppo_step", "the value targets are returns = A + V from gae's raw advantages; "
+                                     "whitening is for the policy loss only"),
+    "sampled_from_reference": Mistake("ppo_step", "sample the responses from the policy being trained (on-policy), "
+                                      "not from the reference"),
+    "vf_coef_ignored": Mistake("ppo_step", "the loss is policy_loss + vf_coef * value_loss, with the vf_coef passed in"),
+    "old_logp_recomputed": Mistake("ppo_step", "old_logp is computed once, in the rollout, and kept for every epoch; "
+                                   "recomputed each epoch the ratio is always 1 and nothing is ever clipped"),
+    "step_no_zero_grad": Mistake("ppo_step", "gradients accumulate across epochs and steps: call "
+                                 "optimizer.zero_grad() before every loss.backward()"),
     "zero_grad_after_backward": Mistake("ppo_step", "the update changed nothing: no gradient was there when "
                                         "optimizer.step() ran. The order is optimizer.zero_grad(), loss.backward(), "
                                         "optimizer.step() (a zero_grad between backward and step wipes them)"),
@@ -223,8 +234,12 @@ def check_token_logprobs(ctx: Context) -> dict:
     g = seeded(1)
     B, T, V = 3, 6, 11
     position_bias = torch.linspace(-2.0, 2.0, T).view(1, T, 1) * torch.linspace(1.0, -1.0, V).view(1, 1, V)
-    logits = ctx.tensor(1.5 * torch.randn(B, T, V, generator=g) + 2.0 * position_bias, requires_grad=True)
-    tokens = torch.randint(0, V, (B, T), generator=g).to(ctx.device)
+    logits = 1.5 * torch.randn(B, T, V, generator=g) + 2.0 * position_bias
+    tokens = torch.randint(0, V, (B, T), generator=g)
+    # One token 150 nats below the best at its position: softmax underflows to 0 in float32, so log(softmax(.))
+    # gives -inf where log_softmax gives about -150.
+    logits[1, 2, tokens[1, 2]] = logits[1, 2].max() - 150.0
+    logits, tokens = ctx.tensor(logits, requires_grad=True), tokens.to(ctx.device)
     out = call_pure(ctx, "token_logprobs", logits, tokens)
     if isinstance(out, torch.Tensor) and tuple(out.shape) == (B, T - 1):
         raise CheckFailed("token_logprobs returned one position fewer than it was given", expected=f"shape {(B, T)}",
@@ -284,7 +299,8 @@ def check_masked_whiten(ctx: Context) -> dict:
     # exact (with 0.7 a rounding of 1e-8, divided by sqrt(1e-8), would show).
     constant = with_garbage(ctx.tensor(torch.full(tuple(x.shape), 2.0)), mask, 12)
     flat = expect_tensor("masked_whiten (a constant input)", call_pure(ctx, "masked_whiten", constant, mask),
-                         tuple(x.shape))
+                         tuple(x.shape), nonfinite_hint="a constant input has variance 0: divide by "
+                         "sqrt(var + 1e-8), with the epsilon inside the square root")
     return {"whitened": out.detach(), "whitened_no_shift": no_shift.detach(), "grad_whitened": grad,
             "whitened_constant": flat.detach()}
 
@@ -401,6 +417,10 @@ STEP_KWARGS = dict(max_new_tokens=NEW_TOKENS, beta=0.05, gamma=1.0, lam=0.95, ep
 MIN_RISE = 0.1  # the correct loop reaches about +0.2 in 30 steps, from 0.25
 MAX_KL = 6.0  # nats per 8-token response; correct loops end near 2-3, without the penalty above 12
 PROBE_STEPS, PROBE_LR, EOS_BIAS = 2, 3e-3, 4.0  # the white-box iterations (not Adam's default lr)
+# ...with no argument at ppo_step's default, so that a loop ignoring one (a hard-coded clip_eps in the value loss,
+# vf_coef dropped, gamma and lam swapped) shows
+PROBE_NOISE = 0.02  # the probe's policy starts this far (per parameter, Gaussian) from the reference
+PROBE_KWARGS = dict(max_new_tokens=6, beta=0.07, gamma=0.97, lam=0.9, epochs=3, clip_eps=0.15, vf_coef=0.4)
 # The 30-step outcome differs between correct loops (Adam amplifies rounding): judged by bounds, not equality.
 AT_LEAST = {"reward_rise": MIN_RISE}
 AT_MOST = {"final_kl": MAX_KL}
@@ -500,6 +520,10 @@ def probe_steps(ctx: Context, policy, reference, value_head, prompts, reward_fn)
     """White-box: PROBE_STEPS seeded iterations of the learner's ppo_step on copies of the policy and value head;
     the metrics it reports at each step and what the copies compute afterwards, against the reference's."""
     policy, value_head, reference = copy.deepcopy(policy), copy.deepcopy(value_head), copy.deepcopy(reference)
+    g = seeded(29)
+    with torch.no_grad():  # policy != reference from the start: the KL, its penalty and its metric are not 0
+        for _, p in sorted(policy.named_parameters()):
+            p.add_(PROBE_NOISE * torch.randn(p.shape, generator=g).to(p.device, p.dtype))
     for model in (policy, reference):  # responses that end early: padding after EOS in the rollout's masks
         _favour_eos(model, EOS_BIAS)
     optimizer = torch.optim.Adam([*policy.parameters(), *value_head.parameters()], lr=PROBE_LR)
@@ -507,7 +531,8 @@ def probe_steps(ctx: Context, policy, reference, value_head, prompts, reward_fn)
     grad_modes: list[bool] = []  # the reference is only run in the rollout, which builds no graph
     hook = reference.register_forward_pre_hook(lambda module, args: grad_modes.append(torch.is_grad_enabled()))
     try:
-        metrics = run_steps(ctx, policy, reference, value_head, optimizer, prompts, reward_fn, PROBE_STEPS)
+        metrics = run_steps(ctx, policy, reference, value_head, optimizer, prompts, reward_fn, PROBE_STEPS,
+                            PROBE_KWARGS, starts_at_reference=False)
     finally:
         hook.remove()
     with torch.no_grad():
@@ -532,14 +557,14 @@ def _favour_eos(model, bias: float) -> None:
     model.lm_head = biased
 
 
-def run_steps(ctx: Context, policy, reference, value_head, optimizer, prompts, reward_fn, steps: int = STEPS
-              ) -> list[list[float]]:
+def run_steps(ctx: Context, policy, reference, value_head, optimizer, prompts, reward_fn, steps: int = STEPS,
+              kwargs: dict = STEP_KWARGS, starts_at_reference: bool = True) -> list[list[float]]:
     """Call the learner's ppo_step ``steps`` times and check what it reports; returns the reported metrics."""
     metrics = []
     for step in range(steps):
-        result = ctx.call("ppo_step", policy, reference, value_head, optimizer, prompts, reward_fn, **STEP_KWARGS)
+        result = ctx.call("ppo_step", policy, reference, value_head, optimizer, prompts, reward_fn, **kwargs)
         reported = [_metric(result, k) for k in ("reward", "kl", "clip_fraction")]
-        if step == 0 and abs(reported[1]) > 1e-4:
+        if step == 0 and starts_at_reference and abs(reported[1]) > 1e-4:
             raise CheckFailed("ppo_step: at the first step the policy equals the reference, so its kl must be 0",
                               expected=0.0, got=reported[1], hint="kl is the mean over rows of the summed k1 = "
                               "old_logp - ref_logp on valid tokens; both log-probs must score the same response "
@@ -556,17 +581,21 @@ CHECKS = (
     Check("masked_mean", ("masked_mean",), check_masked_mean,
           "token-mean over the valid tokens of the batch", points=1),
     Check("masked_whiten", ("masked_whiten",), check_masked_whiten,
-          "batch statistics of valid tokens, population variance, shift_mean, zero padding", points=1),
+          "batch statistics of valid tokens, population variance, shift_mean, zero padding", points=1,
+          calls=("masked_mean",)),
     Check("kl_penalized_rewards", ("kl_penalized_rewards",), check_kl_penalized_rewards,
           "-beta*k1 per valid token, score at the last valid token under right padding, detached", points=2),
     Check("gae", ("gae",), check_gae,
           "GAE with gamma=0.9, lambda=0.8, unequal lengths; V=0 after the end; returns = A + V", points=2),
     Check("reinforce_loss", ("reinforce_loss",), check_reinforce_loss,
-          "token-mean -A*logp with gradient -A; no gradient into the advantages", points=1),
+          "token-mean -A*logp with gradient -A; no gradient into the advantages", points=1,
+          calls=("masked_mean",)),
     Check("ppo_policy_loss", ("ppo_policy_loss",), check_ppo_policy_loss,
-          "all four clip quadrants, zero gradient where clipped, clip fraction, constants detached", points=3),
+          "all four clip quadrants, zero gradient where clipped, clip fraction, constants detached", points=3,
+          calls=("masked_mean",)),
     Check("ppo_value_loss", ("ppo_value_loss",), check_ppo_value_loss,
-          "clipped value loss, gradients, constants detached", points=1),
+          "clipped value loss, gradients, constants detached", points=1,
+          calls=("masked_mean",)),
     # The helpers are `calls`, not `functions`: their own checks name their mistakes (this one says "fix them
     # first"), and the mutation tool and meta-tests do not rerun the loop for each helper's mistake.
     Check("ppo_step", ("ppo_step",), check_ppo_step,

@@ -240,6 +240,9 @@ def _seconds(x: Any) -> float:
 
 
 def mistake_hint(ref: Reference, check: CheckInfo, mistake_id: str) -> str:
+    """The catalogue's hint for a matched mistake; for two at once ("a+b", ``_two_mistakes``) both."""
+    if "+" in mistake_id:
+        return "two slips: " + "; and ".join(mistake_hint(ref, check, m) for m in mistake_id.split("+"))
     mistake = ref.catalogue[mistake_id]
     where = "" if mistake["function"] == check.functions[0] else f"in `{mistake['function']}`: "
     return where + mistake["hint"]
@@ -330,7 +333,29 @@ def match_mistake(ref: Reference, check: CheckInfo, observed: dict, wrong: set[s
             (exact if wrong == differs else variant).append(mistake_id)
     if exact:
         return exact[0]  # refs.compute removes twins, so there is at most one
-    return variant[0] if len(variant) == 1 else None
+    if len(variant) == 1:
+        return variant[0]
+    return None if variant else _two_mistakes(ref, check, observed, wrong, device_type)
+
+
+def _two_mistakes(ref: Reference, check: CheckInfo, observed: dict, wrong: set[str], device_type: str) -> str | None:
+    """Two catalogued slips at once, "a+b": each accounts exactly for its own wrong observations, the two sets do
+    not overlap (so neither's values depend on the other) and together they are everything the learner got
+    wrong (e.g. neither old_logp nor the advantages detached). Only when exactly one pair fits."""
+    expected = ref.expected[check.name]
+
+    def differs(obs):
+        return frozenset(k for k, v in obs.items() if k in expected and k not in ref.bounded
+                         and not close(v, expected[k], *ref.tolerance(k, device_type)))
+
+    own = {m: obs for m, obs in ref.mistakes[check.name].items()
+           if ref.catalogue[m]["function"] == check.functions[0]}
+    alone = {m: differs(obs) for m, obs in own.items()}
+    fits = [m for m, keys in alone.items() if keys and keys < wrong
+            and all(close(observed[k], own[m][k], MATCH_RTOL, MATCH_ATOL) for k in keys)]
+    pairs = [(a, b) for i, a in enumerate(fits) for b in fits[i + 1:]
+             if not alone[a] & alone[b] and alone[a] | alone[b] == wrong]
+    return "+".join(pairs[0]) if len(pairs) == 1 else None
 
 
 def explain_by_earlier(out: Outcome, ref: Reference, failed: dict[str, str]) -> Outcome:
@@ -340,9 +365,9 @@ def explain_by_earlier(out: Outcome, ref: Reference, failed: dict[str, str]) -> 
     check = ref.by_name[out.check]
     earlier = [f for f in (*check.functions[1:], *check.calls) if f in failed]
     if not out.passed and earlier and out.status in ("fail", "error", "timeout"):
-        names = " and ".join(f"`{f}`" for f in earlier)
-        out.hint = (f"fix {names} first ({'its' if len(earlier) == 1 else 'their'} own check fails): this check "
-                    f"calls {'it' if len(earlier) == 1 else 'them'}, so this failure may come from there")
+        others = f" (then {', '.join(f'`{f}`' for f in earlier[1:])})" if len(earlier) > 1 else ""
+        out.hint = (f"fix `{earlier[0]}` first{others}: its own check fails, and this check calls it, so this "
+                    f"failure may come from there")
         out.mistake = None
     if not out.passed:
         failed.setdefault(check.functions[0], out.check)

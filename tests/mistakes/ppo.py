@@ -335,10 +335,11 @@ def value_loss_unmasked(values, old_values, returns, mask, clip_eps=0.2):
 
 # --- ppo_step ---------------------------------------------------------------------------------
 
-def _rollout(policy, reference, value_head, prompt_ids, reward_fn, max_new_tokens, beta, gamma, lam, ref_model=None):
+def _rollout(policy, reference, value_head, prompt_ids, reward_fn, max_new_tokens, beta, gamma, lam, ref_model=None,
+             whiten=True, returns_from_whitened=False, sampler=None):
     P = prompt_ids.shape[1]
     with torch.no_grad():
-        response, mask = sample_responses(policy, prompt_ids, max_new_tokens)
+        response, mask = sample_responses(sampler or policy, prompt_ids, max_new_tokens)
         ids = torch.cat([prompt_ids, response], 1)
         out = policy(ids, output_hidden_states=True)
         old_logp = token_logprobs(out.logits[:, P - 1 : -1], response)
@@ -347,8 +348,11 @@ def _rollout(policy, reference, value_head, prompt_ids, reward_fn, max_new_token
         scores = reward_fn(response, mask)
         rewards = kl_penalized_rewards(scores, old_logp, ref_logp, mask, beta)
         advantages, returns = gae(rewards, old_values, mask, gamma, lam)
+        whitened = masked_whiten(advantages, mask) if whiten else advantages
+        if returns_from_whitened:
+            returns = (whitened + old_values) * mask
     return dict(P=P, ids=ids, response=response, mask=mask, old_logp=old_logp, old_values=old_values,
-                ref_logp=ref_logp, scores=scores, advantages=masked_whiten(advantages, mask), returns=returns)
+                ref_logp=ref_logp, scores=scores, advantages=whitened, returns=returns)
 
 
 def _forward(policy, value_head, b):
@@ -378,16 +382,18 @@ def reward_outside_logprob(policy, reference, value_head, optimizer, prompt_ids,
     return _metrics(b, 0.0)
 
 
-def _ppo(policy, value_head, optimizer, b, epochs, clip_eps, vf_coef, zero_grad_first=True):
+def _ppo(policy, value_head, optimizer, b, epochs, clip_eps, vf_coef, zero_grad_first=True, zero_grad=True,
+         old_logp_each_epoch=False):
     clip_fraction = 0.0
     for _ in range(epochs):
         logp, values = _forward(policy, value_head, b)
-        policy_loss, clip_fraction = ppo_policy_loss(logp, b["old_logp"], b["advantages"], b["mask"], clip_eps)
+        old_logp = logp.detach() if old_logp_each_epoch else b["old_logp"]
+        policy_loss, clip_fraction = ppo_policy_loss(logp, old_logp, b["advantages"], b["mask"], clip_eps)
         loss = policy_loss + vf_coef * ppo_value_loss(values, b["old_values"], b["returns"], b["mask"], clip_eps)
-        if zero_grad_first:
+        if zero_grad and zero_grad_first:
             optimizer.zero_grad()
         loss.backward()
-        if not zero_grad_first:
+        if zero_grad and not zero_grad_first:
             optimizer.zero_grad()
         optimizer.step()
     return _metrics(b, clip_fraction)
@@ -404,3 +410,39 @@ def zero_grad_after_backward(policy, reference, value_head, optimizer, prompt_id
                              beta=0.05, gamma=1.0, lam=0.95, epochs=4, clip_eps=0.2, vf_coef=0.5):
     b = _rollout(policy, reference, value_head, prompt_ids, reward_fn, max_new_tokens, beta, gamma, lam)
     return _ppo(policy, value_head, optimizer, b, epochs, clip_eps, vf_coef, zero_grad_first=False)
+
+
+def advantages_not_whitened(policy, reference, value_head, optimizer, prompt_ids, reward_fn, *, max_new_tokens=8,
+        beta=0.05, gamma=1.0, lam=0.95, epochs=4, clip_eps=0.2, vf_coef=0.5):
+    b = _rollout(policy, reference, value_head, prompt_ids, reward_fn, max_new_tokens, beta, gamma, lam, whiten=False)
+    return _ppo(policy, value_head, optimizer, b, epochs, clip_eps, vf_coef)
+
+
+def returns_from_whitened(policy, reference, value_head, optimizer, prompt_ids, reward_fn, *, max_new_tokens=8,
+        beta=0.05, gamma=1.0, lam=0.95, epochs=4, clip_eps=0.2, vf_coef=0.5):
+    b = _rollout(policy, reference, value_head, prompt_ids, reward_fn, max_new_tokens, beta, gamma, lam, returns_from_whitened=True)
+    return _ppo(policy, value_head, optimizer, b, epochs, clip_eps, vf_coef)
+
+
+def sampled_from_reference(policy, reference, value_head, optimizer, prompt_ids, reward_fn, *, max_new_tokens=8,
+        beta=0.05, gamma=1.0, lam=0.95, epochs=4, clip_eps=0.2, vf_coef=0.5):
+    b = _rollout(policy, reference, value_head, prompt_ids, reward_fn, max_new_tokens, beta, gamma, lam, sampler=reference)
+    return _ppo(policy, value_head, optimizer, b, epochs, clip_eps, vf_coef)
+
+
+def vf_coef_ignored(policy, reference, value_head, optimizer, prompt_ids, reward_fn, *, max_new_tokens=8,
+        beta=0.05, gamma=1.0, lam=0.95, epochs=4, clip_eps=0.2, vf_coef=0.5):
+    b = _rollout(policy, reference, value_head, prompt_ids, reward_fn, max_new_tokens, beta, gamma, lam)
+    return _ppo(policy, value_head, optimizer, b, epochs, clip_eps, 1.0)
+
+
+def old_logp_recomputed(policy, reference, value_head, optimizer, prompt_ids, reward_fn, *, max_new_tokens=8,
+        beta=0.05, gamma=1.0, lam=0.95, epochs=4, clip_eps=0.2, vf_coef=0.5):
+    b = _rollout(policy, reference, value_head, prompt_ids, reward_fn, max_new_tokens, beta, gamma, lam)
+    return _ppo(policy, value_head, optimizer, b, epochs, clip_eps, vf_coef, old_logp_each_epoch=True)
+
+
+def step_no_zero_grad(policy, reference, value_head, optimizer, prompt_ids, reward_fn, *, max_new_tokens=8,
+        beta=0.05, gamma=1.0, lam=0.95, epochs=4, clip_eps=0.2, vf_coef=0.5):
+    b = _rollout(policy, reference, value_head, prompt_ids, reward_fn, max_new_tokens, beta, gamma, lam)
+    return _ppo(policy, value_head, optimizer, b, epochs, clip_eps, vf_coef, zero_grad=False)
