@@ -1,5 +1,14 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # This file is generated from solutions/dpo.py by `rlhf-course stubs`; edit it freely to solve
 # the exercise (regenerating overwrites it).
+
 # %% [markdown]
 # # Exercise: Direct Preference Optimization
 #
@@ -14,6 +23,15 @@
 #     rlhf-course check dpo
 #
 # The grader reads only your imports, functions and classes, so the demo cells below never slow it down.
+
+# %% [markdown]
+# Check each function as soon as you have written it: the cell after it, `check("...")`, grades what you
+# ran in this notebook as `rlhf-course check dpo` does (your code runs in the course's sandbox, not in
+# this kernel) and shows the result under the cell. Demo cells run under `with demo():`: one that needs a
+# function you have not written yet says so, and the rest of the notebook still runs.
+
+# %%
+from grader import check, demo
 
 # %%
 import copy
@@ -51,15 +69,19 @@ def sequence_logps(logits: torch.Tensor, input_ids: torch.Tensor, response_mask:
     raise NotImplementedError()
 
 
+# %%
+check("sequence_logps")  # grades your sequence_logps as `rlhf-course check dpo` does
+
 # %% [markdown]
 # Try it on a toy batch: two sequences of length 5 over a vocabulary of 7 tokens. The second sequence has
 # one padding token at the end, which must not count.
 
 # %%
-toy_logits = torch.randn(2, 5, 7)
-toy_ids = torch.tensor([[1, 2, 3, 4, 5], [1, 2, 6, 6, 0]])
-toy_mask = torch.tensor([[0, 0, 1, 1, 1], [0, 1, 1, 1, 0]])
-print(sequence_logps(toy_logits, toy_ids, toy_mask))
+with demo():
+    toy_logits = torch.randn(2, 5, 7)
+    toy_ids = torch.tensor([[1, 2, 3, 4, 5], [1, 2, 6, 6, 0]])
+    toy_mask = torch.tensor([[0, 0, 1, 1, 1], [0, 1, 1, 1, 0]])
+    print(sequence_logps(toy_logits, toy_ids, toy_mask))
 
 # %% [markdown]
 # ## 2. The DPO loss
@@ -100,18 +122,22 @@ def dpo_loss(
     raise NotImplementedError()
 
 
+# %%
+check("dpo_loss")  # grades your dpo_loss as `rlhf-course check dpo` does
+
 # %% [markdown]
 # At initialisation the policy equals the reference, $h = 0$ and every pair's loss is $\log 2 \approx 0.693$.
 # Then the lesson's worked example at $\beta = 0.5$: pair 1 is ranked right ($h = 2$, loss 0.3133), pair 2
 # wrong ($h = -1.5$, loss 1.1369).
 
 # %%
-zeros = torch.zeros(2)
-print(dpo_loss(zeros, zeros, zeros, zeros, beta=0.1)[0])  # log 2 for both pairs
-losses, chosen_r, rejected_r = dpo_loss(
-    torch.tensor([-12.0, -20.0]), torch.tensor([-15.0, -18.0]),
-    torch.tensor([-13.0, -19.0]), torch.tensor([-14.0, -18.5]), beta=0.5)
-print(losses, chosen_r, rejected_r)
+with demo():
+    zeros = torch.zeros(2)
+    print(dpo_loss(zeros, zeros, zeros, zeros, beta=0.1)[0])  # log 2 for both pairs
+    losses, chosen_r, rejected_r = dpo_loss(
+        torch.tensor([-12.0, -20.0]), torch.tensor([-15.0, -18.0]),
+        torch.tensor([-13.0, -19.0]), torch.tensor([-14.0, -18.5]), beta=0.5)
+    print(losses, chosen_r, rejected_r)
 
 # %% [markdown]
 # ## 3. One DPO training step
@@ -132,6 +158,10 @@ def dpo_step(policy, reference, optimizer, batch: dict, beta: float = 0.1) -> di
     """One DPO update of `policy` against the frozen `reference`; returns float metrics."""
     # YOUR CODE HERE
     raise NotImplementedError()
+
+
+# %%
+check("dpo_step")  # grades your dpo_step as `rlhf-course check dpo` does
 
 
 # %% [markdown]
@@ -163,15 +193,16 @@ def tokenize_pairs(tokenizer, prompts, chosen, rejected, device):
 
 
 # %%
-pairs = load_preferences("train")[:8]
-policy, tokenizer, device = load_gpt2()
-reference = copy.deepcopy(policy).requires_grad_(False)
-batch = tokenize_pairs(tokenizer, [p["prompt"] for p in pairs], [p["chosen"] for p in pairs],
-                       [p["rejected"] for p in pairs], device)
-optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-3)
-policy.train()
-for step in range(20):
-    metrics = dpo_step(policy, reference, optimizer, batch, beta=0.1)
-    if step % 5 == 0 or step == 19:
-        print(f"step {step:2d}  loss {metrics['loss']:.4f}  accuracy {metrics['reward_accuracy']:.2f}  "
-              f"margin {metrics['reward_margin']:+.3f}")
+with demo():
+    pairs = load_preferences("train")[:8]
+    policy, tokenizer, device = load_gpt2()
+    reference = copy.deepcopy(policy).requires_grad_(False)
+    batch = tokenize_pairs(tokenizer, [p["prompt"] for p in pairs], [p["chosen"] for p in pairs],
+                           [p["rejected"] for p in pairs], device)
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-3)
+    policy.train()
+    for step in range(20):
+        metrics = dpo_step(policy, reference, optimizer, batch, beta=0.1)
+        if step % 5 == 0 or step == 19:
+            print(f"step {step:2d}  loss {metrics['loss']:.4f}  accuracy {metrics['reward_accuracy']:.2f}  "
+                  f"margin {metrics['reward_margin']:+.3f}")

@@ -1,5 +1,14 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # This file is generated from solutions/ppo.py by `rlhf-course stubs`; edit it freely to solve
 # the exercise (regenerating overwrites it).
+
 # %% [markdown]
 # # Exercise: PPO with a KL-penalised reward
 #
@@ -24,6 +33,15 @@
 # Shapes: `B` responses per batch, `T` tokens in the longest response, `V` the vocabulary. Every per-token
 # tensor covers the **response only**; row `b` has `L_b >= 1` valid tokens at positions `0 .. L_b - 1`,
 # then right padding. `mask` is a float tensor of 1.0 (valid) and 0.0 (padding).
+
+# %% [markdown]
+# Check each function as soon as you have written it: the cell after it, `check("...")`, grades what you
+# ran in this notebook as `rlhf-course check ppo` does (your code runs in the course's sandbox, not in
+# this kernel) and shows the result under the cell. Demo cells run under `with demo():`: one that needs a
+# function you have not written yet says so, and the rest of the notebook still runs.
+
+# %%
+from grader import check, demo
 
 # %%
 import copy
@@ -53,6 +71,10 @@ def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     raise NotImplementedError()
 
 
+# %%
+check("token_logprobs")  # grades your token_logprobs as `rlhf-course check ppo` does
+
+
 # %% [markdown]
 # ## 2. KL estimators
 #
@@ -76,15 +98,19 @@ def kl_estimators(logp: torch.Tensor, ref_logp: torch.Tensor) -> tuple[torch.Ten
     raise NotImplementedError()
 
 
+# %%
+check("kl_estimators")  # grades your kl_estimators as `rlhf-course check ppo` does
+
 # %% [markdown]
 # At $|\log r| \ge 1$ the estimators differ a lot; near 0, k2 and k3 agree to second order
 # ($k3 = \tfrac12\ell^2 + \tfrac16\ell^3 + \dots$ with $\ell = \log r$).
 
 # %%
-toy_logp = torch.tensor([[-0.2, -1.5, -3.0, -0.01]])
-toy_ref_logp = torch.tensor([[-0.35, -1.2, -1.0, -0.02]])
-for name, k in zip(("k1", "k2", "k3"), kl_estimators(toy_logp, toy_ref_logp)):
-    print(name, k)
+with demo():
+    toy_logp = torch.tensor([[-0.2, -1.5, -3.0, -0.01]])
+    toy_ref_logp = torch.tensor([[-0.35, -1.2, -1.0, -0.02]])
+    for name, k in zip(("k1", "k2", "k3"), kl_estimators(toy_logp, toy_ref_logp)):
+        print(name, k)
 
 # %% [markdown]
 # ## 3. Masked statistics
@@ -106,6 +132,10 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 # %%
+check("masked_mean")  # grades your masked_mean as `rlhf-course check ppo` does
+
+
+# %%
 def masked_whiten(x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True) -> torch.Tensor:
     """Standardise x with the mean and variance of its valid tokens.
 
@@ -113,6 +143,10 @@ def masked_whiten(x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True) 
     """
     # YOUR CODE HERE
     raise NotImplementedError()
+
+
+# %%
+check("masked_whiten")  # grades your masked_whiten as `rlhf-course check ppo` does
 
 
 # %% [markdown]
@@ -134,15 +168,19 @@ def kl_penalized_rewards(scores: torch.Tensor, logp: torch.Tensor, ref_logp: tor
     raise NotImplementedError()
 
 
+# %%
+check("kl_penalized_rewards")  # grades your kl_penalized_rewards as `rlhf-course check ppo` does
+
 # %% [markdown]
 # The worked example of the KL lesson: four tokens, $\beta = 0.1$, score 0.8, and a second row with two
 # valid tokens and two of padding.
 
 # %%
-toy_logp = torch.tensor([[-0.20, -1.50, -0.70, -0.05], [-0.5, -0.9, 0.0, 0.0]])
-toy_ref_logp = torch.tensor([[-0.35, -1.20, -1.10, -0.05], [-0.4, -1.0, 0.0, 0.0]])
-toy_mask = torch.tensor([[1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0]])
-print(kl_penalized_rewards(torch.tensor([0.8, 1.0]), toy_logp, toy_ref_logp, toy_mask, beta=0.1))
+with demo():
+    toy_logp = torch.tensor([[-0.20, -1.50, -0.70, -0.05], [-0.5, -0.9, 0.0, 0.0]])
+    toy_ref_logp = torch.tensor([[-0.35, -1.20, -1.10, -0.05], [-0.4, -1.0, 0.0, 0.0]])
+    toy_mask = torch.tensor([[1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0]])
+    print(kl_penalized_rewards(torch.tensor([0.8, 1.0]), toy_logp, toy_ref_logp, toy_mask, beta=0.1))
 
 # %% [markdown]
 # ## 5. Generalised advantage estimation
@@ -164,14 +202,18 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: 
     raise NotImplementedError()
 
 
+# %%
+check("gae")  # grades your gae as `rlhf-course check ppo` does
+
 # %% [markdown]
 # The worked example of the PPO lesson: three valid tokens, one of padding (whose value 0.30 is ignored).
 # Expect advantages (0.43195, 0.381, 0.18, 0) and returns (0.93195, 0.981, 0.98, 0).
 
 # %%
-toy_rewards = torch.tensor([[-0.03, 0.01, 0.98, 0.0]])
-toy_values = torch.tensor([[0.50, 0.60, 0.80, 0.30]])
-print(gae(toy_rewards, toy_values, torch.tensor([[1.0, 1.0, 1.0, 0.0]]), gamma=1.0, lam=0.95))
+with demo():
+    toy_rewards = torch.tensor([[-0.03, 0.01, 0.98, 0.0]])
+    toy_values = torch.tensor([[0.50, 0.60, 0.80, 0.30]])
+    print(gae(toy_rewards, toy_values, torch.tensor([[1.0, 1.0, 1.0, 0.0]]), gamma=1.0, lam=0.95))
 
 # %% [markdown]
 # ## 6. The losses
@@ -199,6 +241,10 @@ def reinforce_loss(logp: torch.Tensor, advantages: torch.Tensor, mask: torch.Ten
 
 
 # %%
+check("reinforce_loss")  # grades your reinforce_loss as `rlhf-course check ppo` does
+
+
+# %%
 def ppo_policy_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
                     clip_eps: float = 0.2) -> tuple[torch.Tensor, torch.Tensor]:
     """PPO's clipped surrogate, as a loss to minimise.
@@ -208,6 +254,10 @@ def ppo_policy_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torc
     """
     # YOUR CODE HERE
     raise NotImplementedError()
+
+
+# %%
+check("ppo_policy_loss")  # grades your ppo_policy_loss as `rlhf-course check ppo` does
 
 
 # %%
@@ -222,17 +272,21 @@ def ppo_value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torc
     raise NotImplementedError()
 
 
+# %%
+check("ppo_value_loss")  # grades your ppo_value_loss as `rlhf-course check ppo` does
+
 # %% [markdown]
 # The four clip cases of the PPO lesson's worked example: loss 0.0375, clip fraction 0.5, and a gradient
 # $(0, -0.0875, 0, 0.525)$ that is zero exactly where clipping is active.
 
 # %%
-toy_old_logp = torch.zeros(1, 4)
-toy_logp = torch.log(torch.tensor([[1.3, 0.7, 0.6, 1.4]])).requires_grad_()
-loss, clip_fraction = ppo_policy_loss(toy_logp, toy_old_logp, torch.tensor([[2.0, 0.5, -1.0, -1.5]]),
-                                      torch.ones(1, 4))
-loss.backward()
-print(loss, clip_fraction, toy_logp.grad)
+with demo():
+    toy_old_logp = torch.zeros(1, 4)
+    toy_logp = torch.log(torch.tensor([[1.3, 0.7, 0.6, 1.4]])).requires_grad_()
+    loss, clip_fraction = ppo_policy_loss(toy_logp, toy_old_logp, torch.tensor([[2.0, 0.5, -1.0, -1.5]]),
+                                          torch.ones(1, 4))
+    loss.backward()
+    print(loss, clip_fraction, toy_logp.grad)
 
 # %% [markdown]
 # ## 7. One PPO iteration on the tiny GPT-2
@@ -284,6 +338,10 @@ def ppo_step(policy, reference, value_head, optimizer, prompt_ids: torch.Tensor,
     raise NotImplementedError()
 
 
+# %%
+check("ppo_step")  # grades your ppo_step as `rlhf-course check ppo` does
+
+
 # %% [markdown]
 # ## Training the tiny GPT-2 with PPO
 #
@@ -307,36 +365,38 @@ def plot_history(history: list[dict]) -> None:
 
 
 # %%
-policy, tokenizer, device = load_gpt2()
-reference = copy.deepcopy(policy).requires_grad_(False)
-value_head = torch.nn.Linear(policy.config.n_embd, 1).to(device)
-optimizer = torch.optim.Adam([*policy.parameters(), *value_head.parameters()], lr=1e-3)
-has_e = torch.tensor([float("e" in tokenizer.decode([i])) for i in range(policy.config.vocab_size)], device=device)
+with demo():
+    policy, tokenizer, device = load_gpt2()
+    reference = copy.deepcopy(policy).requires_grad_(False)
+    value_head = torch.nn.Linear(policy.config.n_embd, 1).to(device)
+    optimizer = torch.optim.Adam([*policy.parameters(), *value_head.parameters()], lr=1e-3)
+    has_e = torch.tensor([float("e" in tokenizer.decode([i])) for i in range(policy.config.vocab_size)], device=device)
 
 
-def reward_fn(response, mask):
-    """Fraction of the valid response tokens whose text contains the letter e, (B,)."""
-    return (has_e[response] * mask).sum(-1) / mask.sum(-1)
+    def reward_fn(response, mask):
+        """Fraction of the valid response tokens whose text contains the letter e, (B,)."""
+        return (has_e[response] * mask).sum(-1) / mask.sum(-1)
 
 
-texts = ["Every morning I", "My sister gets", "On weekends we", "The kitchen table", "After breakfast she",
-         "In the garden", "The old dog", "When it rains"] * 2
-encoded = [tokenizer(t)["input_ids"] for t in texts]
-prompt_len = min(len(e) for e in encoded)
-prompt_ids = torch.tensor([e[:prompt_len] for e in encoded], device=device)  # equal lengths, no padding
+    texts = ["Every morning I", "My sister gets", "On weekends we", "The kitchen table", "After breakfast she",
+             "In the garden", "The old dog", "When it rains"] * 2
+    encoded = [tokenizer(t)["input_ids"] for t in texts]
+    prompt_len = min(len(e) for e in encoded)
+    prompt_ids = torch.tensor([e[:prompt_len] for e in encoded], device=device)  # equal lengths, no padding
 
-history = []
-progress = tqdm(range(40), desc="PPO")
-for step in progress:
-    history.append(ppo_step(policy, reference, value_head, optimizer, prompt_ids, reward_fn, beta=0.05))
-    progress.set_postfix(reward=f"{history[-1]['reward']:.3f}", kl=f"{history[-1]['kl']:.2f}")
-plot_history(history)
+    history = []
+    progress = tqdm(range(40), desc="PPO")
+    for step in progress:
+        history.append(ppo_step(policy, reference, value_head, optimizer, prompt_ids, reward_fn, beta=0.05))
+        progress.set_postfix(reward=f"{history[-1]['reward']:.3f}", kl=f"{history[-1]['kl']:.2f}")
+    plot_history(history)
 
 # %% [markdown]
 # A few samples after training (valid tokens only: the EOS ends a response). Notice what else the policy
 # may have found: a response that ends early has fewer tokens to dilute its fraction of e's.
 
 # %%
-response, mask = sample_responses(policy, prompt_ids[:4], max_new_tokens=8)
-for prompt, ids, valid in zip(texts, response, mask):
-    print(repr(prompt), "->", repr(tokenizer.decode(ids[valid.bool()])))
+with demo():
+    response, mask = sample_responses(policy, prompt_ids[:4], max_new_tokens=8)
+    for prompt, ids, valid in zip(texts, response, mask):
+        print(repr(prompt), "->", repr(tokenizer.decode(ids[valid.bool()])))

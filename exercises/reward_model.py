@@ -1,5 +1,14 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # This file is generated from solutions/reward_model.py by `rlhf-course stubs`; edit it freely to solve
 # the exercise (regenerating overwrites it).
+
 # %% [markdown]
 # # Exercise: Reward models from human preferences
 #
@@ -18,6 +27,15 @@
 #     rlhf-course check reward_model
 #
 # The grader reads only your imports, functions and classes, so the demo cells below never slow it down.
+
+# %% [markdown]
+# Check each function as soon as you have written it: the cell after it, `check("...")`, grades what you
+# ran in this notebook as `rlhf-course check reward_model` does (your code runs in the course's sandbox,
+# not in this kernel) and shows the result under the cell. Demo cells run under `with demo():`: one that
+# needs a function you have not written yet says so, and the rest of the notebook still runs.
+
+# %%
+from grader import check, demo
 
 # %%
 import torch
@@ -64,20 +82,24 @@ class RewardModel(nn.Module):
         raise NotImplementedError()
 
 
+# %%
+check("RewardModel")  # grades your RewardModel as `rlhf-course check reward_model` does
+
 # %% [markdown]
 # Try it on two sentence pairs of different lengths. The tokenizer builds `[CLS] prompt [SEP] response [SEP]`
 # and pads the shorter one; in `eval()` mode the same text gets the same reward alone and in the batch.
 
 # %%
-encoder, tokenizer, device = load_bert()
-model = RewardModel(encoder).to(device).eval()
-toy = tokenizer(["How do I boil an egg?", "How do I boil an egg?"],
-                ["Simmer it for nine minutes.", "Eggs are boring, go away and stop asking me things."],
-                padding=True, return_tensors="pt").to(device)
-alone = tokenizer(["How do I boil an egg?"], ["Simmer it for nine minutes."], return_tensors="pt").to(device)
-with torch.no_grad():
-    print(model(toy["input_ids"], toy["attention_mask"]))      # shape (2,)
-    print(model(alone["input_ids"], alone["attention_mask"]))  # the same first reward
+with demo():
+    encoder, tokenizer, device = load_bert()
+    model = RewardModel(encoder).to(device).eval()
+    toy = tokenizer(["How do I boil an egg?", "How do I boil an egg?"],
+                    ["Simmer it for nine minutes.", "Eggs are boring, go away and stop asking me things."],
+                    padding=True, return_tensors="pt").to(device)
+    alone = tokenizer(["How do I boil an egg?"], ["Simmer it for nine minutes."], return_tensors="pt").to(device)
+    with torch.no_grad():
+        print(model(toy["input_ids"], toy["attention_mask"]))      # shape (2,)
+        print(model(alone["input_ids"], alone["attention_mask"]))  # the same first reward
 
 # %% [markdown]
 # ## 2. The pairwise (Bradley–Terry) loss
@@ -95,12 +117,16 @@ def pairwise_loss(chosen_rewards: torch.Tensor, rejected_rewards: torch.Tensor,
     raise NotImplementedError()
 
 
+# %%
+check("pairwise_loss")  # grades your pairwise_loss as `rlhf-course check reward_model` does
+
 # %% [markdown]
 # The worked example from the lesson: mean loss 0.7032 without a margin, 1.0365 with margin 2 on the first pair.
 
 # %%
-r_c, r_r = torch.tensor([1.5, 0.2, 0.4]), torch.tensor([0.5, 0.9, 0.4])
-print(pairwise_loss(r_c, r_r), pairwise_loss(r_c, r_r, margin=torch.tensor([2.0, 0.0, 0.0])))
+with demo():
+    r_c, r_r = torch.tensor([1.5, 0.2, 0.4]), torch.tensor([0.5, 0.9, 0.4])
+    print(pairwise_loss(r_c, r_r), pairwise_loss(r_c, r_r, margin=torch.tensor([2.0, 0.0, 0.0])))
 
 # %% [markdown]
 # ## 3. The rating loss
@@ -117,7 +143,11 @@ def rating_loss(rewards: torch.Tensor, ratings: torch.Tensor) -> torch.Tensor:
 
 
 # %%
-print(rating_loss(torch.tensor([2.0, 0.0, 1.0]), torch.tensor([1.0, 0.5, 0.0])))  # 0.1829, as in the lesson
+check("rating_loss")  # grades your rating_loss as `rlhf-course check reward_model` does
+
+# %%
+with demo():
+    print(rating_loss(torch.tensor([2.0, 0.0, 1.0]), torch.tensor([1.0, 0.5, 0.0])))  # 0.1829, as in the lesson
 
 # %% [markdown]
 # ## 4. Preference accuracy
@@ -133,7 +163,11 @@ def preference_accuracy(chosen_rewards: torch.Tensor, rejected_rewards: torch.Te
 
 
 # %%
-print(preference_accuracy(r_c, r_r))  # 1/3: the tie in the third pair counts as wrong
+check("preference_accuracy")  # grades your preference_accuracy as `rlhf-course check reward_model` does
+
+# %%
+with demo():
+    print(preference_accuracy(r_c, r_r))  # 1/3: the tie in the third pair counts as wrong
 
 # %% [markdown]
 # ## 5. Training on preference pairs
@@ -173,6 +207,10 @@ def train_reward_model(model: nn.Module, tokenizer, pairs: list[dict], steps: in
     raise NotImplementedError()
 
 
+# %%
+check("train_reward_model")  # grades your train_reward_model as `rlhf-course check reward_model` does
+
+
 # %% [markdown]
 # ## Training the tiny BERT
 #
@@ -195,13 +233,14 @@ def rewards_for(model: nn.Module, tokenizer, pairs: list[dict]) -> tuple[torch.T
 
 
 # %%
-train_pairs, test_pairs = load_preferences("train"), load_preferences("test")
-encoder, tokenizer, device = load_bert()
-torch.manual_seed(0)
-model = RewardModel(encoder).to(device)
-print(f"held-out accuracy before training: {preference_accuracy(*rewards_for(model, tokenizer, test_pairs)):.3f}")
-losses = train_reward_model(model, tokenizer, train_pairs, steps=60)
-chosen_r, rejected_r = rewards_for(model, tokenizer, test_pairs)
-print(f"loss {losses[0]:.3f} -> {sum(losses[-5:]) / 5:.3f}; "
-      f"held-out accuracy after training: {preference_accuracy(chosen_r, rejected_r):.3f}")
-print(f"mean chosen reward {chosen_r.mean():+.2f}, mean rejected reward {rejected_r.mean():+.2f}")
+with demo():
+    train_pairs, test_pairs = load_preferences("train"), load_preferences("test")
+    encoder, tokenizer, device = load_bert()
+    torch.manual_seed(0)
+    model = RewardModel(encoder).to(device)
+    print(f"held-out accuracy before training: {preference_accuracy(*rewards_for(model, tokenizer, test_pairs)):.3f}")
+    losses = train_reward_model(model, tokenizer, train_pairs, steps=60)
+    chosen_r, rejected_r = rewards_for(model, tokenizer, test_pairs)
+    print(f"loss {losses[0]:.3f} -> {sum(losses[-5:]) / 5:.3f}; "
+          f"held-out accuracy after training: {preference_accuracy(chosen_r, rejected_r):.3f}")
+    print(f"mean chosen reward {chosen_r.mean():+.2f}, mean rejected reward {rejected_r.mean():+.2f}")

@@ -12,7 +12,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "load_gpt2": "grader.tiny_models", "load_bert": "grader.tiny_models",
     "pick_device": "grader.devices", "tolerance": "grader.devices",
-    "load_preferences": "grader.preferences",
+    "check": "grader.live", "demo": "grader.live",  # checking a function from its notebook (grader/live.py)
+    "load_preferences": "grader.preferences", "save_preferences": "grader.preferences",
 }
 __all__ = ["__version__", *_LAZY]
 

@@ -1,24 +1,26 @@
 """``rlhf-course``: the course's command line.
 
     rlhf-course                  overview: every exercise and how far you are (the main job)
-    rlhf-course check dpo        grade one exercise (or several, or all with no name)
+    rlhf-course check dpo        grade one exercise (or several, or all with no name); --watch: on every save
+    rlhf-course lab dpo          open the exercise as a notebook in JupyterLab
     rlhf-course models           build/show the tiny models and where they are cached
     rlhf-course device           which device the course uses, and why
     rlhf-course figures          re-run lessons/figures/*.py to regenerate the figures (maintainers)
     rlhf-course nbgrader COURSE  write an nbgrader course from solutions/ (instructors)
 
 This module imports torch only inside the commands that need it, so ``--help`` is instant and
-grading runs learner code in a sandboxed executor and judges in this process (see ``grader.engine``).
+grading runs learner code in a sandboxed executor and judges in this process (see ``grader.engine``);
+``grader.grading`` streams the results and keeps the overview's memory (``grader.progress``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 from pathlib import Path
 
-from grader import __version__
+from grader import __version__, display
 from grader import exercises as registry
 
 PROG = "rlhf-course"
@@ -35,14 +37,18 @@ def usage_error(message: str):
     raise SystemExit(2)
 
 
-# --- grading --------------------------------------------------------------------------------
+# --- grading ---------------------------------------------------------------------------------
 
 
 def _exercise_ids(ids: list[str]) -> list[str]:
     """The ids asked for, in the order given, or every exercise in course order; a one-line error otherwise."""
+    import difflib
+
     for i in ids:
         if i not in registry.BY_ID:
-            usage_error(f"unknown exercise {i!r}; choose from {', '.join(registry.BY_ID)}")
+            close = difflib.get_close_matches(i, registry.BY_ID, n=1, cutoff=0.5)
+            guess = f"did you mean {close[0]!r}? " if close else ""
+            usage_error(f"unknown exercise {i!r}; {guess}choose from {', '.join(registry.BY_ID)}")
     return ids or list(registry.BY_ID)
 
 
@@ -53,6 +59,9 @@ def _resolve_jobs(ids: list[str], file: str | None) -> list[tuple[str, str]]:
     if file:
         if not Path(file).exists():
             usage_error(f"{file} does not exist")
+        if Path(file).is_dir():
+            usage_error(f"{file} is a folder; give the .py or .ipynb file to grade")
+        _refuse_another_exercises_file(chosen[0].id, file)
         return [(chosen[0].id, str(Path(file).resolve()))]
     root = registry.course_root()
     if root is None:
@@ -60,92 +69,141 @@ def _resolve_jobs(ids: list[str], file: str | None) -> list[tuple[str, str]]:
     return [(e.id, str(root / e.stub)) for e in chosen]
 
 
-def _summarise(report, jobs) -> list[dict]:
-    out = []
-    for exercise, file in jobs:
-        results = [r for r in report.results if r["exercise"] == exercise]
-        out.append({
-            "id": exercise, "title": registry.get(exercise).title, "file": file,
-            "passed": sum(r["status"] == "pass" for r in results), "total": len(results),
-            "points": sum(r.get("points", 0) for r in results),
-            "max_points": sum(r.get("max_points", 1) for r in results),
-            "checks": results,
-        })
-    return out
+def _graded_functions(exercise: str) -> list[str]:
+    from grader.engine.judge import load
+
+    try:
+        return list(dict.fromkeys(c.functions[0] for c in load(exercise).checks))
+    except FileNotFoundError:  # an exercise whose references are not written yet (a maintainer's clone)
+        return []
 
 
-def _status_word(ex: dict) -> str:
-    statuses = {c["status"] for c in ex["checks"]}
-    if ex["total"] and ex["passed"] == ex["total"]:
-        return "done"
-    if statuses <= {"not_implemented"}:
-        return "not started"
-    return "in progress"
+def _refuse_another_exercises_file(exercise: str, file: str) -> None:
+    """A file that defines none of this exercise's functions but some of another's was meant for that one."""
+    from grader.learner import defined_names
+
+    names = defined_names(file)
+    if not names or names & set(_graded_functions(exercise)):
+        return
+    for other in registry.BY_ID:
+        theirs = [f for f in _graded_functions(other) if f in names]
+        if other != exercise and theirs:
+            shown = ", ".join(theirs[:3]) + (", ..." if len(theirs) > 3 else "")
+            usage_error(f"{file} defines none of {exercise}'s functions ({', '.join(_graded_functions(exercise))}) "
+                        f"but {other}'s ({shown}): did you mean `{PROG} check {other} --file {file}`?")
 
 
-def _print_table(summary: list[dict]) -> None:
-    width = max(len("exercise"), *(len(e["id"]) for e in summary)) + 2
-    print(f"  {'exercise':<{width}}{'checks passed':<16}status")
-    for e in summary:
-        print(f"  {e['id']:<{width}}{str(e['passed']) + '/' + str(e['total']):<16}{_status_word(e)}")
+def positive_float(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number, e.g. 2 for twice as long (got {text!r})")
+    return value
 
 
-MARK = {"pass": "PASS", "fail": "FAIL", "not_implemented": "TODO", "missing": "MISSING",
-        "error": "ERROR", "timeout": "TIMEOUT"}
+def _terminals(args):
+    """(out, notes): results go to stdout; with --json, notices and progress go to stderr instead."""
+    from grader.terminal import Terminal
+
+    out = Terminal(sys.stdout)
+    return out, (Terminal(sys.stderr) if args.json else out)
 
 
-def _print_details(e: dict) -> None:
-    print(f"\n{e['id']}: {e['title']}  ({e['file']})")
-    for c in e["checks"]:
-        print(f"  {MARK.get(c['status'], c['status'].upper()):<8}{c['check']:<22}"
-              f"{'passed' if c['status'] == 'pass' else c['message']}")
-        if c["status"] in ("fail", "error", "timeout", "missing"):
-            for label in ("expected", "got", "hint"):
-                if c.get(label):
-                    text = str(c[label]).replace("\n", "\n" + " " * 20)
-                    print(f"{'':10}{label + ':':<10}{text}")
-
-
-def cmd_check(args, table_only: bool = False) -> int:
-    from grader.engine.sandbox import SandboxUnavailable
-    from grader.engine.supervisor import NO_SANDBOX_NOTICE, BadRequest, grade
+def cmd_check(args) -> int:
+    from grader import grading
 
     jobs = _resolve_jobs(args.exercises, args.file)
-    try:
-        report = grade(jobs, device=args.device, timeout_scale=args.timeout_scale)
-    except BadRequest as exc:
-        usage_error(str(exc))
-    except SandboxUnavailable as exc:
-        usage_error(str(exc))
-    if not report.sandboxed and report.sandbox_note:
-        print(NO_SANDBOX_NOTICE.format(why=report.sandbox_note), file=sys.stderr)
-    summary = _summarise(report, jobs)
-    ok = all(e["total"] and e["passed"] == e["total"] for e in summary) and not any(
-        r["check"] == "(startup)" for r in report.results)
+    if args.watch:
+        if args.json:
+            usage_error("--watch prints for a person; it cannot be combined with --json")
+        from grader.watch import watch
+
+        try:
+            return watch(jobs, args.device, args.timeout_scale, PROG)
+        except grading.WrongRequest as exc:
+            usage_error(str(exc))
+    out, notes = _terminals(args)
+    with grading.Session(args.device, notes) as session:
+        try:
+            session.start()
+            grading.sandbox_notice(session.executor)
+            if not args.json:  # the header first, then each check's line as its outcome arrives
+                out.line(grading.header(session.executor))
+            graded = session.grade(jobs, args.timeout_scale, None if args.json else grading.Printer(out, jobs))
+        except grading.WrongRequest as exc:
+            usage_error(str(exc))
+        except grading.StartFailed as exc:
+            print(f"{PROG}: the grader could not start: {exc}", file=sys.stderr)
+            if args.json:
+                print(grading.json_report(grading.Graded(), display.summarise([], jobs), str(exc)))
+            return 1
+    grading.remember(graded, jobs, args.device)
+    summary = display.summarise(graded.results, jobs)
+    ok = grading.all_passed(summary)
     if args.json:
-        json.dump({"version": __version__, "device": report.device, "sandboxed": report.sandboxed,
-                   "passed": ok, "exercises": summary},
-                  sys.stdout, indent=2)
-        print()
+        print(grading.json_report(graded, summary))
         return 0 if ok else 1
-    for r in report.results:
-        if r["check"] == "(startup)":
-            print(f"{PROG}: the grader could not start: {r['message']}", file=sys.stderr)
-    print(f"Grading on {report.device} ({report.device_reason})")
-    if not table_only:
-        for e in summary:
-            _print_details(e)
-        print()
-    _print_table(summary)
-    if table_only:
-        nxt = next((e for e in summary if _status_word(e) != "done"), None)
-        if nxt:
-            print(f"\nNext: read {registry.get(nxt['id']).lesson}, implement {nxt['file']}, "
-                  f"then run `{PROG} check {nxt['id']}`.")
-        else:
-            print("\nEvery exercise passes. Well done.")
-        return 0  # an overview reports progress; unfinished exercises are not an error
+    out.line()
+    for line in display.table_lines(summary, out.paint):
+        out.line(line)
     return 0 if ok else 1
+
+
+def cmd_status(args) -> int:
+    """The overview: each exercise's file graded only if it changed since its last grading."""
+    from grader import grading
+    from grader import progress as cache
+
+    jobs = _resolve_jobs([], None)
+    out, notes = _terminals(args)
+    book = cache.Progress()
+    keys = {e: cache.key(e, f, args.device) for e, f in jobs}
+    stored = {e: book.lookup(e, f, keys[e]) for e, f in jobs}
+    todo = [(e, f) for e, f in jobs if stored[e] is None]
+    graded = grading.Graded()
+    if todo:
+        if not args.json:
+            out.line(f"Checking {', '.join(e for e, _ in todo)} (new or changed since the last check) ...")
+        with grading.Session(args.device, notes) as session:
+            try:
+                graded = session.grade(todo)
+            except grading.WrongRequest as exc:
+                usage_error(str(exc))
+            except grading.StartFailed as exc:
+                print(f"{PROG}: the grader could not start: {exc}", file=sys.stderr)
+                return 1
+        grading.sandbox_notice(graded)
+        grading.remember(graded, todo, args.device, book)
+    cached = [e for e, _ in jobs if stored[e] is not None]
+    results = [r for e, _ in jobs for r in (stored[e]["results"] if stored[e] else
+                                            [r for r in graded.results if r["exercise"] == e])]
+    if not graded.device and cached:
+        first = stored[cached[0]]
+        graded.device, graded.device_reason, graded.sandboxed = first["device"], first["device_reason"], first["sandboxed"]
+    summary = display.summarise(results, jobs)
+    for e in summary:
+        e["cached"] = e["id"] in cached
+    if args.json:
+        print(grading.json_report(graded, summary))
+        return 0
+    if todo:
+        out.line(grading.header(graded))
+    if cached:
+        out.line(out.paint(f"{', '.join(cached)}: unchanged since {'its' if len(cached) == 1 else 'their'} last check "
+                           f"on {graded.device}, not graded again", "dim"))
+    for line in display.table_lines(summary, out.paint):
+        out.line(line)
+    nxt = next((e for e in summary if display.status_word(e) != "done"), None)
+    if nxt:
+        out.line(f"\nNext: read {registry.get(nxt['id']).lesson}, implement {nxt['file']}, "
+                 f"then run `{PROG} check {nxt['id']}`.")
+    else:
+        out.line("\nEvery exercise passes. Well done.")
+    return 0  # an overview reports progress; unfinished exercises are not an error
 
 
 # --- models and devices ---------------------------------------------------------------------
@@ -181,6 +239,18 @@ def cmd_device(args) -> int:
     return 0
 
 
+def cmd_lab(args) -> int:
+    from grader import lab
+
+    ids = _exercise_ids(args.exercises) if args.exercises else []
+    root = registry.course_root()
+    if root is None:
+        usage_error("no exercises/ folder found here or above; run inside your clone of the course")
+    if not lab.available():
+        usage_error("JupyterLab is not installed here: `pip install jupyterlab` (the course's set-up installs it)")
+    return lab.launch(root, [registry.get(i).stub for i in ids])
+
+
 # --- maintainer commands (need a clone of the course) -------------------------------------------
 
 
@@ -191,7 +261,17 @@ def _clone_root() -> Path:
     return root
 
 
+def _needs(module: str, extra: str) -> None:
+    """A command that needs an extra the learner's install leaves out: one line that says which."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        usage_error(f"this command needs {module}, which the learner's install leaves out: "
+                    f"pip install -e \".[{extra}]\"")
+
+
 def cmd_stubs(args) -> int:
+    _needs("nbgrader", "instructor")
     from grader.stubs import write_stubs
 
     for path in write_stubs(_clone_root(), _exercise_ids(args.exercises)):
@@ -215,6 +295,7 @@ def cmd_figures(args) -> int:
 
 
 def cmd_nbgrader(args) -> int:
+    _needs("nbgrader", "instructor")
     from grader.nbgrader_course import CourseError, points_table, write_course
 
     if args.points:  # every positional is an exercise id
@@ -250,31 +331,44 @@ def build_parser() -> argparse.ArgumentParser:
     on_device.add_argument("--device", default=argparse.SUPPRESS, help=device_help)
     sub = p.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
 
-    s = sub.add_parser("status", help="overview of the exercises and your progress (the default)",
-                       parents=[on_device])
-    s.add_argument("--json", action="store_true", help="machine-readable report")
-    s.set_defaults(func=lambda a: cmd_check(a, table_only=True), exercises=[], file=None, timeout_scale=1.0)
+    text = "overview of the exercises and your progress (the default)"
+    s = sub.add_parser("status", help=text, parents=[on_device],
+                       description=text + "; an exercise whose file is unchanged since its last check is not "
+                       "graded again (its results are remembered). Always exits 0.")
+    s.add_argument("--json", action="store_true", help="print a machine-readable report")
+    s.set_defaults(func=cmd_status)
 
     c = sub.add_parser("check", help="grade exercises: `check dpo`, or all with no name", parents=[on_device],
-                       description="Grade one exercise, several, or all. Exit code 0 iff every check passes.")
+                       description="Grade one exercise, several, or all: each check's line as it finishes. "
+                       "Exit code 0 iff every check passes.")
     c.add_argument("exercises", nargs="*", metavar="EXERCISE", help=f"exercise ids: {', '.join(registry.BY_ID)}")
     c.add_argument("--file", help="grade this .py or .ipynb instead of exercises/<id>.py")
     c.add_argument("--json", action="store_true", help="print a machine-readable report")
-    c.add_argument("--timeout-scale", type=float, default=1.0, help="multiply every check's time limit")
+    c.add_argument("--timeout-scale", type=positive_float, default=1.0, metavar="X",
+                   help="multiply every check's time limit by X > 0 (e.g. 3 on a slow machine)")
+    c.add_argument("--watch", action="store_true",
+                   help="grade again each time the file is saved (one warm grader; Ctrl-C stops)")
     c.set_defaults(func=cmd_check)
 
-    m = sub.add_parser("models", help="build (if needed) and describe the tiny models and their cache",
-                       parents=[on_device])
-    m.add_argument("--seed", type=int, default=0)
+    text = "build (if needed) and describe the tiny models and their cache"
+    m = sub.add_parser("models", help=text, description=text + ".", parents=[on_device])
+    m.add_argument("--seed", type=int, default=0, help="the models' seed (default 0, what the graders use)")
     m.set_defaults(func=cmd_models)
 
-    d = sub.add_parser("device", help="which device the course uses, and why", parents=[on_device])
+    text = "which device the course uses, and why"
+    d = sub.add_parser("device", help=text, description=text + ", and the grading tolerance there.",
+                       parents=[on_device])
     d.set_defaults(func=cmd_device)
+
+    text = "open JupyterLab with the exercises as notebooks (each exercises/<id>.py opens as one)"
+    j = sub.add_parser("lab", help=text, description=text + ", with the course's Python kernel.")
+    j.add_argument("exercises", nargs="*", metavar="EXERCISE", help="open these exercises' notebooks")
+    j.set_defaults(func=cmd_lab)
 
     for name, func, text in (("stubs", cmd_stubs, "regenerate exercises/ from solutions/ (maintainers)"),
                              ("refs", cmd_refs, "regenerate the graders' stored reference outputs (maintainers)")):
         t = sub.add_parser(name, help=text, description=text)
-        t.add_argument("exercises", nargs="*", metavar="EXERCISE")
+        t.add_argument("exercises", nargs="*", metavar="EXERCISE", help="only these exercises (default: all)")
         t.set_defaults(func=func)
 
     text = "re-run lessons/figures/*.py to regenerate the lessons' PNGs (maintainers)"
@@ -303,7 +397,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:  # the overview is the default; top-level options stay before it
         args = parser.parse_args([*(sys.argv[1:] if argv is None else argv), "status"])
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # `rlhf-course status --json | head`: the reader left; so do we, quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except KeyboardInterrupt:
+        print(f"\n{PROG}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -39,13 +39,39 @@ def keep_definitions(tree: ast.Module) -> ast.Module:
 
 
 def skipped_names(tree: ast.Module) -> set[str]:
-    """Names bound by top-level assignments that ``keep_definitions`` drops."""
+    """Names bound by top-level assignments that ``keep_definitions`` drops (those inside a top-level
+    ``with`` block too: a stub's demo cells run under ``with demo():``)."""
     names = set()
-    for node in tree.body:
+    for node in _top_level(tree.body):
         if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and not _is_constant_assignment(node):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
     return names
+
+
+def _top_level(body: list[ast.stmt]):
+    for node in body:
+        yield node
+        if isinstance(node, ast.With):
+            yield from _top_level(node.body)
+
+
+def defined_names(path: str | Path) -> set[str] | None:
+    """The functions and classes ``path`` defines at top level, read without running it; None when no
+    cell parses (the grader then reports the syntax error)."""
+    try:
+        cells = code_cells(Path(path))
+    except (LoadError, OSError, UnicodeDecodeError):
+        return None
+    names, parsed = set(), False
+    for _, source in cells:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            continue
+        parsed = True
+        names |= {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    return names if parsed else None
 
 
 def code_cells(path: Path) -> list[tuple[str, str]]:

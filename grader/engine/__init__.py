@@ -9,9 +9,11 @@
     executor    (untrusted) a warm process inside the sandbox: forks one process per submission that loads
                             the learner's file and runs the checks' code, returning observations as plain data
     wire                    how observations travel: typed arrays in JSON, decoded with validation
+    service     (trusted)   a process of its own holding one warm executor and the judge, for a notebook kernel's
+                            ``check(...)`` (``grader.live``): the kernel sends code, never runs the judge
     local                   the same observe-then-judge path in one process, for *trusted* code only (the
                             reference and the catalogue, in the project's tests and `rlhf-course refs`)
 
 Imports go one way: supervisor -> judge, sandbox, cgroups; judge -> wire; executor -> grader.checking,
-grader.learner, wire; local -> executor, judge. Nothing here imports the supervisor.
+grader.learner, wire; local -> executor, judge; service -> supervisor. Only the service imports the supervisor.
 """
