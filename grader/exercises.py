@@ -45,6 +45,7 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise("reward_model", "Reward models from human preferences"),
     Exercise("ppo", "PPO with a KL-penalised reward"),
     Exercise("dpo", "Direct Preference Optimization"),
+    Exercise("rlaif", "An AI judge for RLAIF"),
 )
 BY_ID = {e.id: e for e in EXERCISES}
 

@@ -99,3 +99,9 @@ def test_two_slips_at_once_are_named_together():
     assert out.mistake == "a+b" and out.hint == "two slips: the hint of a; and the hint of b"
     # each alone is still itself
     assert verdict(reference({"a": a, "b": b}), value=a["value"], grad=GRAD).mistake == "a"
+
+
+def test_a_mistake_of_another_shape_is_evidence_not_a_crash():
+    slip = {"value": np.array([1.0, 2.0, 3.0, 4.0]), "grad": np.array(GRAD)}  # one value too many
+    out = verdict(reference({"slip": slip}), value=slip["value"], grad=GRAD)
+    assert out.mistake == "slip" and out.message == "mismatch in the value"

@@ -327,8 +327,7 @@ def match_mistake(ref: Reference, check: CheckInfo, observed: dict, wrong: set[s
                    and not close(v, expected[k], *ref.tolerance(k, device_type))}
         if not wrong <= differs or not all(close(observed[k], obs[k], MATCH_RTOL, MATCH_ATOL) for k in wrong):
             continue
-        evidence = sum(int((~np.isclose(as_float(obs[k]), as_float(expected[k]), *ref.tolerance(k, device_type))).sum())
-                       for k in wrong)
+        evidence = sum(_differing(obs[k], expected[k], *ref.tolerance(k, device_type)) for k in wrong)
         if evidence >= 2:
             (exact if wrong == differs else variant).append(mistake_id)
     if exact:
@@ -336,6 +335,12 @@ def match_mistake(ref: Reference, check: CheckInfo, observed: dict, wrong: set[s
     if len(variant) == 1:
         return variant[0]
     return None if variant else _two_mistakes(ref, check, observed, wrong, device_type)
+
+
+def _differing(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> int:
+    """How many elements of ``a`` differ from ``b`` (all of them when the shapes differ)."""
+    a, b = as_float(a), as_float(b)
+    return int(a.size) if a.shape != b.shape else int((~np.isclose(a, b, rtol=rtol, atol=atol)).sum())
 
 
 def _two_mistakes(ref: Reference, check: CheckInfo, observed: dict, wrong: set[str], device_type: str) -> str | None:
