@@ -46,6 +46,7 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise("ppo", "PPO with a KL-penalised reward"),
     Exercise("dpo", "Direct Preference Optimization"),
     Exercise("rlaif", "An AI judge for RLAIF"),
+    Exercise("rag", "Retrieval-augmented generation"),
 )
 BY_ID = {e.id: e for e in EXERCISES}
 
