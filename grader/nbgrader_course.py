@@ -14,6 +14,7 @@ Instructors then run the stock commands (``guides/instructors.md``).
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 
 import nbformat
@@ -198,12 +199,19 @@ def write_secret_references(course_dir: Path, exercises: list[str], log=print) -
 
     existing = sorted((course_dir / SECRET_DIR).glob("*.npz"))
     variant = judge.load_file(existing[0]).variant if existing else secrets.randbelow(2**31 - 2) + 1
-    paths = []
-    for e in exercises:
-        log(f"computing the expected observations on the course's secret inputs: {e}")
-        path = write(e, secret_reference_path(course_dir, e), variant)
+    log(f"computing the expected observations on the course's secret inputs: {', '.join(exercises)}")
+    targets = [secret_reference_path(course_dir, e) for e in exercises]
+    workers = min(len(exercises), os.cpu_count() or 1)
+    if workers > 1:  # one process per exercise at a time: each runs single-threaded tiny-model checks
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            paths = list(pool.map(write, exercises, targets, [variant] * len(exercises)))
+    else:
+        paths = [write(e, t, variant) for e, t in zip(exercises, targets)]
+    for path in paths:
         path.chmod(0o600)
-        paths.append(path)
     (course_dir / SECRET_DIR).chmod(0o700)
     return paths
 
