@@ -1,10 +1,13 @@
-"""The course website: a strict MkDocs build, its pages and links, offline assets, and a real
-headless Chromium that opens every page (math typeset, figures loaded, no console errors, no
-request leaving 127.0.0.1, search working). Screenshots land in test-artifacts/site/."""
+"""The course website: a strict MkDocs build, its pages and links, the course order, downloads,
+offline assets, and a real headless Chromium that opens every page at desktop (1400 px) and phone
+(390 px) widths: math typeset, no raw TeX, nothing cut or scrolling sideways that should not,
+figures loaded and zoomable, no console errors, no request leaving 127.0.0.1, search working
+(served and from file://). Screenshots land in test-artifacts/site/."""
 
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import shutil
@@ -19,8 +22,9 @@ import pytest
 from grader.exercises import EXERCISES
 
 ROOT = Path(__file__).resolve().parent.parent
-LESSONS_IN_COURSE_ORDER = ["rl_for_lms", "kl_divergence", "reward_model", "ppo", "dpo"]
+LESSONS_IN_COURSE_ORDER = ["rl_for_lms", "kl_divergence", "reward_model", "ppo", "dpo", "rlaif", "rag"]
 ARTIFACTS = ROOT / "test-artifacts" / "site"
+DESKTOP, PHONE = 1400, 390  # px: the widths the browser test reads every page at
 
 
 # --- building and reading the site ----------------------------------------------------------
@@ -106,6 +110,25 @@ def nav_order(site: Path) -> list[str]:
     return order
 
 
+def course_order() -> list[str]:
+    """Each lesson, followed by its exercise when it has one."""
+    exercises = {e.id for e in EXERCISES}
+    return [page for i in LESSONS_IN_COURSE_ORDER
+            for page in (f"lessons/{i}.html", *([f"exercises/{i}.html"] if i in exercises else []))]
+
+
+def repository() -> str:
+    """The course repository's address, as site/mkdocs.yml sets it (the only place)."""
+    m = re.search(r"^  repository: (\S+)$", (ROOT / "site" / "mkdocs.yml").read_text(encoding="utf-8"), re.M)
+    assert m, "site/mkdocs.yml: extra.repository is not set"
+    return m.group(1)
+
+
+def article(site: Path, page: str) -> str:
+    text = (site / page).read_text(encoding="utf-8")
+    return text[text.index("<article"):text.index("</article>")]
+
+
 # --- the build ------------------------------------------------------------------------------
 
 
@@ -118,11 +141,118 @@ def test_every_lesson_exercise_and_guide_has_a_page(site):
 
 
 def test_navigation_follows_the_course_order(site):
-    lessons = [f"lessons/{i}.html" for i in LESSONS_IN_COURSE_ORDER]
-    exercises = [f"exercises/{e.id}.html" for e in EXERCISES]
-    assert nav_order(site) == lessons + exercises
+    """Lessons, numbered, each followed by its exercise: in the sidebar and in the footer's Next."""
+    order = course_order()
+    assert nav_order(site) == order
     # The registry lists exercises in course order too: one order, not two.
     assert [e.id for e in EXERCISES] == [i for i in LESSONS_IN_COURSE_ORDER if i in {e.id for e in EXERCISES}]
+    titles = dict(re.findall(r'<a href="((?:lessons|exercises)/\w+\.html)" class="md-nav__link">\s*'
+                             r'<span class="md-ellipsis">\s*([^<]+?)\s*</span>', (site / "index.html").read_text(encoding="utf-8")))
+    for n, lesson in enumerate(LESSONS_IN_COURSE_ORDER, 1):
+        assert re.fullmatch(rf"{n}\. \S.*", html.unescape(titles[f"lessons/{lesson}.html"])), titles
+        if f"exercises/{lesson}.html" in titles:
+            assert html.unescape(titles[f"exercises/{lesson}.html"]).startswith(f"Exercise {n}: "), titles
+    for page, following in zip(order, order[1:]):
+        nxt = re.search(r'<a href="([^"]+)" class="md-footer__link md-footer__link--next"',
+                        (site / page).read_text(encoding="utf-8"))
+        assert nxt and urljoin(f"http://site/{page}", nxt.group(1)) == f"http://site/{following}", page
+
+
+def _hrefs(page: str, fragment: str) -> set[str]:
+    return {urljoin(f"http://site/{page}", href) for href in re.findall(r'href="([^"#]+)', fragment)}
+
+
+def test_lessons_end_with_their_exercise_and_exercises_with_the_next_lesson(site):
+    order = course_order()
+    for lesson in LESSONS_IN_COURSE_ORDER:
+        page = f"lessons/{lesson}.html"
+        *_, (title, after) = re.findall(r'<p class="admonition-title">(.*?)</p>(.*?)(?=<p class="admonition-title">|$)',
+                                        article(site, page), re.S)
+        assert "<h2" not in after, f"{page}: its last box is not at its end"
+        i = order.index(page)
+        if i + 1 < len(order):
+            target = order[i + 1]
+            label = "Now do the exercise" if target.startswith("exercises/") else "Next"
+            assert title == label, f"{page} ends with {title!r}, not {label!r}"
+            assert f"http://site/{target}" in _hrefs(page, after), f"{page} does not end with a link to {target}"
+    for e in EXERCISES:
+        page = f"exercises/{e.id}.html"
+        *_, (title, after) = re.findall(r'<p class="admonition-title">(.*?)</p>(.*?)(?=<p class="admonition-title">|$)',
+                                        article(site, page), re.S)
+        later = [p for p in order[order.index(page) + 1:] if p.startswith("lessons/")]
+        if later:
+            assert title == "Next" and f"http://site/{later[0]}" in _hrefs(page, after), \
+                f"{page} does not end with the next lesson"
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
+def test_each_exercise_downloads_as_a_notebook_and_a_python_file(site, exercise):
+    import jupytext
+    import nbformat
+
+    stub = ROOT / exercise.stub
+    assert (site / "exercises" / stub.name).read_text(encoding="utf-8") == stub.read_text(encoding="utf-8")
+    notebook = nbformat.reads((site / "exercises" / f"{stub.stem}.ipynb").read_text(encoding="utf-8"), as_version=4)
+    nbformat.validate(notebook)
+    code = [c.source for c in notebook.cells if c.cell_type == "code"]
+    assert code == [c.source for c in jupytext.read(stub, fmt="py:percent").cells if c.cell_type == "code"]
+    assert any("raise NotImplementedError()" in c for c in code)
+    for page, prefix in ((f"exercises/{exercise.id}.html", ""), (f"lessons/{exercise.id}.html", "../exercises/")):
+        links = parse(site / page).links
+        assert f"{prefix}{stub.stem}.ipynb" in links and f"{prefix}{stub.name}" in links, page
+
+
+def test_the_repository_address_is_set_in_one_place(site):
+    url = repository()
+    assert re.fullmatch(r"https://\S+[^/]", url)
+    for doc in [ROOT / "README.md", ROOT / "site" / "docs" / "index.md", *(ROOT / "guides").glob("*.md")]:
+        text = doc.read_text(encoding="utf-8")
+        assert "<the course repository>" not in text, f"{doc.name} has no repository address"
+        for cloned in re.findall(r"git clone ([^\s`'\")]+)", text):
+            assert cloned in (url, "@REPOSITORY@"), f"{doc.name} clones {cloned}, not {url} (site/mkdocs.yml)"
+    assert f"git clone {url}" in "".join(parse(site / "index.html").text)
+    assert f"git clone {url}" in "".join(parse(site / "guides" / "instructors.html").text)
+    for page in pages(site):
+        assert url in parse(site / page).links, f"{page} does not link to the repository"
+        assert "@REPOSITORY@" not in (site / page).read_text(encoding="utf-8")
+
+
+TEX = re.compile(r"\\[()\[\]]|\\[A-Za-z]{2,}|\$[^$\s][^$]*[\\^_][^$]*\$")
+
+
+def test_search_previews_show_formulas_as_text(site):
+    index = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    prose = {(d["location"], k): re.sub(r"<code>.*?</code>", " ", d[k], flags=re.S)  # code may hold "\\n"
+             for d in index["docs"] for k in ("title", "text") if k in d}
+    raw = [f"{where}: {m.group(0)!r} in ...{text[max(0, m.start() - 30):m.end() + 30]}..."
+           for where, text in prose.items() for m in TEX.finditer(text)]
+    assert not raw, "\n".join(raw[:10])
+    # The same index, as the script a site opened from file:// loads instead.
+    script = (site / "search" / "search_index.js").read_text(encoding="utf-8")
+    assert script.startswith("var __index = ") and json.loads(script[len("var __index = "):]) == index
+    # Lessons rank above exercises that mention the same words.
+    assert {d.get("boost") for d in index["docs"] if d["location"].startswith("lessons/")} == {3}
+
+
+def test_the_404_page_links_relatively(site):
+    text = (site / "404.html").read_text(encoding="utf-8")
+    assert not re.findall(r'(?:href|src)="/(?!/)', text), re.findall(r'(?:href|src)="/[^"]*"', text)[:5]
+
+
+def test_home_table_review_questions_and_figure_captions_have_one_style(site):
+    home = article(site, "index.html")
+    assert re.search(r"<th[^>]*>#</th>\s*<th[^>]*>Lesson</th>", home)
+    for lesson in LESSONS_IN_COURSE_ORDER:
+        page = article(site, f"lessons/{lesson}.html")
+        figures = re.findall(r'<img [^>]*src="figures/', page)
+        captions = re.findall(r'<figure class="course-figure">.*?<figcaption><strong>Figure (\d+)\.</strong>', page, re.S)
+        assert captions == [str(n) for n in range(1, len(figures) + 1)], f"{lesson}: figures without the caption style"
+        if "Review questions" in page:
+            section = page[page.index("Review questions"):]
+            section = section[:section.find("<h2") if "<h2" in section else None]
+            numbers = re.findall(r'<p class="review-question"><strong>Question (\d+)\.</strong>', section)
+            assert numbers and numbers == [str(n) for n in range(1, len(numbers) + 1)], f"{lesson}: review questions"
+            assert not re.search(r"<p><strong>(Q?\d+\.)", section), f"{lesson}: a review question in another style"
 
 
 def test_home_lesson_and_exercise_are_two_clicks_apart(site):
@@ -238,14 +368,18 @@ def test_figures_command_on_a_lesson_figure():
 
 # Run in each page after MathJax finished: what a reader would see that is wrong.
 INSPECT = r"""(() => {
-  const hidden = "script, style, pre, code, .MathJax_Preview, .MJX_Assistive_MathML";
+  const hidden = "script, style, pre, code, .MathJax, .MathJax_Display, .MathJax_Preview, .MJX_Assistive_MathML";
+  const tex = /\\[()\[\]]|\$\$|\$[^$\s][^$]*[\\^_][^$]*\$|\\(?:frac|tfrac|text|math[a-z]+|operatorname|left|right|big|begin|end|alpha|beta|gamma|delta|epsilon|theta|lambda|sigma|pi|rho|log|exp|sum|prod|nabla|mid|cdot|le|ge|sim|infty)(?![A-Za-z])/;
   const raw = [];
   const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   while (walk.nextNode()) {
     const node = walk.currentNode;
     if (node.parentElement.closest(hidden)) continue;
-    const t = node.textContent;
-    if (/\\[()\[\]]|\$\$|\$[^$\s][^$]*[\\^_][^$]*\$/.test(t)) raw.push(t.trim().slice(0, 80));
+    if (tex.test(node.textContent)) raw.push(node.textContent.trim().slice(0, 80));
+  }
+  // TeX that MathJax showed as text, e.g. \_ or \beta inside \text{}: a backslash in a typeset formula.
+  for (const frame of document.querySelectorAll(".MathJax nobr")) {
+    if (frame.textContent.includes("\\")) raw.push("in a formula: " + frame.textContent.slice(0, 80));
   }
   const formulas = [...document.querySelectorAll(".arithmatex")];
   return {
@@ -258,6 +392,57 @@ INSPECT = r"""(() => {
   };
 })()"""
 
+# Run at each width: what does not fit. On the desktop nothing may scroll sideways or stand out of
+# the text column; on a phone only tables and code may scroll, inside their own box, and the page
+# never. Formulas must fit their box (they are shrunk or broken into lines to fit), and a formula
+# broken into lines leaves no lone punctuation or bracket on a line of its own; math in a table is
+# never broken.
+LAYOUT = r"""((phone) => {
+  const art = document.querySelector("article");
+  const vw = document.documentElement.clientWidth, col = art.getBoundingClientRect();
+  const out = [];
+  const say = (what, e) => out.push(what + ": <" + e.tagName.toLowerCase() + "> " + e.textContent.replace(/\s+/g, " ").trim().slice(0, 60));
+  const boxes = ".md-typeset__scrollwrap, .md-typeset__table, table, div.highlight, pre, pre > code";
+  if (document.documentElement.scrollWidth > vw + 1) out.push("the page scrolls sideways: " + document.documentElement.scrollWidth + " px in " + vw);
+  for (const e of art.querySelectorAll("*")) {
+    if (e.closest(".MathJax, .MathJax_Display, .MJX_Assistive_MathML, script, [hidden]")) continue;
+    if (e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== "visible") {
+      if (!phone) say("needs sideways scrolling", e);
+      else if (!e.matches(boxes)) say("scrolls sideways (only tables and code may)", e);
+    }
+    if (e.parentElement.closest(boxes)) continue;  // what is inside a box scrolls with it
+    const r = e.getBoundingClientRect();
+    if (!r.width) continue;
+    if (r.right > vw + 1 || r.left < -1) say("cut at the window's edge", e);
+    else if (!phone && !e.matches(".md-typeset__scrollwrap") && (r.right > col.right + 4 || r.left < col.left - 4)) say("wider than the column", e);
+  }
+  for (const c of art.querySelectorAll("table code")) {  // a name in a table never breaks in two
+    if (!/\s/.test(c.textContent.trim()) && c.getClientRects().length > 1) say("a name broken across lines", c);
+  }
+  for (const e of art.querySelectorAll(".arithmatex")) {
+    const m = e.querySelector(".MathJax .math");
+    if (!m || !e.offsetParent) continue;
+    const row = m.querySelector(".mrow"), holder = row && row.firstElementChild;
+    const lines = holder ? [...holder.children].filter(c => c.style.position === "absolute") : [];
+    if (lines.length > 1 && e.closest("table")) say("math broken into lines in a table", e);
+    for (const line of lines.length > 1 ? lines : []) {
+      const t = line.textContent.replace(/\s/g, "");
+      if (/^[.,;:!?)\]}|\u2016\u2223\u27e9]*$/.test(t) || [...t].length <= 2) say("a line of its own: '" + t + "' in", e);
+    }
+    if (e.closest("table")) continue;
+    const box = e.tagName === "DIV" ? e : e.parentElement.closest("p, li, dd, div, blockquote");
+    const b = box.getBoundingClientRect(), s = getComputedStyle(box), r = m.getBoundingClientRect();
+    if (r.right > b.right - parseFloat(s.paddingRight) + 1 || r.left < b.left + parseFloat(s.paddingLeft) - 1) say("formula cut", e);
+  }
+  return out;
+})"""
+
+OPEN_SEARCH = r"""(() => {
+  const toggle = document.getElementById("__search");  // what clicking the search box does
+  toggle.checked = true;
+  toggle.dispatchEvent(new Event("change"));
+  return true;
+})()"""
 SEARCH = r"""(() => {
   const input = document.querySelector("input.md-search__input");
   input.focus();
@@ -266,6 +451,11 @@ SEARCH = r"""(() => {
   input.dispatchEvent(new KeyboardEvent("keyup", {bubbles: true, key: "e"}));
   return true;
 })()"""
+HITS = r"""[...document.querySelectorAll('.md-search-result__item')].map(li => [li.querySelector('a').href, li.textContent])"""
+
+
+def _set_width(browser, width: int) -> None:
+    browser.send("Emulation.setDeviceMetricsOverride", width=width, height=900, deviceScaleFactor=1, mobile=False)
 
 
 def _inspect(browser, base: str) -> tuple[dict, dict]:
@@ -280,70 +470,170 @@ def _inspect(browser, base: str) -> tuple[dict, dict]:
     return counts, {k: v for k, v in report.items() if v}
 
 
-def _canary(site: Path) -> str:
-    """A copy of a lesson with one of each thing the browser test must catch: a TeX error, a
-    formula MathJax cannot find (no closing delimiter), raw $$, a missing and a remote image."""
-    page = (site / "lessons" / "dpo.html").read_text(encoding="utf-8")
-    bad = ('<p><span class="arithmatex">\\(\\frac{1}{\\)</span>, <span class="arithmatex">\\(x^2</span>, '
-           '$$x^2$$ raw, '
-           '<img src="figures/no_such_figure.png" alt="missing"> '
-           '<img src="https://cdn.example.com/remote.png" alt="remote"></p>')
-    page = page.replace("<h2", bad + "<h2", 1)
-    (site / "lessons" / "canary.html").write_text(page, encoding="utf-8")
-    return "lessons/canary.html"
+def _layout(browser, width: int) -> list[str]:
+    """What does not fit at ``width``, the page being loaded already (formulas are fitted again)."""
+    _set_width(browser, width)
+    if not browser.wait_until(f"document.documentElement.dataset.mathFit === '{width}'", timeout=30):
+        return [f"formulas were not fitted to {width} px"]
+    return browser.evaluate(f"({LAYOUT})({'true' if width < 600 else 'false'})")
 
 
-@pytest.mark.browser
-def test_every_page_in_headless_chromium(site):
+@pytest.fixture(scope="module")
+def chromium(site):
     from tests.browser import CHROMIUM, Chromium, StaticServer
 
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"needs Chromium at {CHROMIUM}: `apt-get install -y chromium` (Debian/Ubuntu)")
     if ARTIFACTS.exists():
         shutil.rmtree(ARTIFACTS)
-    with StaticServer(site) as base, Chromium() as browser:
-        failures, figures, formulas = {}, 0, 0
-        for page in pages(site):
-            browser.goto(base + page)
-            counts, problems = _inspect(browser, base)
-            if problems:
-                failures[page] = problems
-            figures, formulas = figures + counts.get("figures", 0), formulas + counts.get("formulas", 0)
-            browser.screenshot(ARTIFACTS / page.replace(".html", ".png"))
-        assert not failures, "\n".join(f"{p}: {v}" for p, v in failures.items())
-        assert formulas > 100 and figures >= len(list((ROOT / "lessons" / "figures").glob("*.png")))
+    with StaticServer(site) as base, Chromium(width=DESKTOP, height=900) as browser:
+        yield browser, base
 
-        # The detectors themselves must catch each fault of the canary page.
-        canary = _canary(site)
-        try:
-            browser.goto(base + canary)
-            _, caught = _inspect(browser, base)
-        finally:
-            (site / canary).unlink()
-        assert caught.get("mathErrors") and caught.get("untypeset") and caught.get("raw"), caught
-        assert caught.get("console errors"), caught
-        assert any("no_such_figure" in u for u in caught.get("brokenImages", [])), caught
-        assert any("cdn.example.com" in u for u in caught.get("requests to other hosts", [])), caught
 
-        # Code blocks have copy buttons; the palette toggles between light and dark.
-        browser.goto(base + f"exercises/{EXERCISES[0].id}.html")
-        assert browser.wait_until("document.querySelectorAll('pre > code').length > 0 && "
-                                  "document.querySelectorAll('pre button[data-md-type=copy]').length == "
-                                  "document.querySelectorAll('pre > code').length", 10)
-        schemes = browser.evaluate("""(() => {
-          const seen = [document.body.getAttribute("data-md-color-scheme")];
-          document.querySelector("form[data-md-component=palette] label:not([hidden])").click();
-          seen.push(document.body.getAttribute("data-md-color-scheme"));
-          return seen;
-        })()""")
-        assert set(schemes) == {"default", "slate"}, schemes
+@pytest.mark.browser
+def test_every_page_in_headless_chromium(site, chromium):
+    """Every page at desktop and phone width: math typeset, nothing raw, cut or sideways."""
+    browser, base = chromium
+    failures, figures, formulas = {}, 0, 0
+    for page in pages(site):
+        _set_width(browser, DESKTOP)
+        browser.goto(base + page)
+        counts, problems = _inspect(browser, base)
+        if not problems.get("MathJax did not finish"):
+            for width in (DESKTOP, PHONE):
+                if layout := _layout(browser, width):
+                    problems[f"at {width} px"] = layout
+                browser.screenshot(ARTIFACTS / page.replace(".html", f"-{width}.png"))
+        if problems:
+            failures[page] = problems
+        figures, formulas = figures + counts.get("figures", 0), formulas + counts.get("formulas", 0)
+    assert not failures, "\n".join(f"{p}: {v}" for p, v in failures.items())
+    shown = {src for lesson in (ROOT / "lessons").glob("*.md")
+             for src in re.findall(r"!\[[^\]]*\]\(([^)\s]+)", lesson.read_text(encoding="utf-8"))}
+    assert formulas > 100 and figures >= len(shown)
 
-        # Search: the index covers every page, and the search box finds a lesson.
-        browser.goto(base + "index.html")
-        indexed = browser.evaluate("fetch('search/search_index.json').then(r => r.json())"
-                                   ".then(j => j.docs.map(d => d.location.split('#')[0]))")
-        assert set(pages(site)) <= set(indexed)
-        browser.evaluate(SEARCH % "Bradley")
-        assert browser.wait_until("document.querySelectorAll('.md-search-result__item').length > 0", timeout=10)
-        hits = browser.evaluate("[...document.querySelectorAll('.md-search-result__item a')].map(a => a.href)")
-        assert any("lessons/dpo.html" in h for h in hits), hits
+
+def _canary(site: Path) -> str:
+    """A copy of a page with one of each thing the browser test must catch: a TeX error, a formula
+    MathJax cannot find (no closing delimiter), raw $$, TeX that MathJax shows as text, a missing and
+    a remote image, a formula too long to fit and a block wider than the column."""
+    page = (site / "guides" / "instructors.html").read_text(encoding="utf-8")
+    bad = ('<p><span class="arithmatex">\\(\\frac{1}{\\)</span>, <span class="arithmatex">\\(x^2</span>, '
+           '$$x^2$$ raw, <span class="arithmatex">\\(\\text{input\\_ids}\\)</span>, '
+           '<img src="figures/no_such_figure.png" alt="missing"> '
+           '<img src="https://cdn.example.com/remote.png" alt="remote"></p>'
+           f'<div class="arithmatex">\\[\\text{{{"unbreakable " * 40}}}\\]</div>'
+           '<p id="canary-wide" style="width: 2000px">a paragraph wider than any column</p>')
+    page = page.replace("<h2", bad + "<h2", 1)
+    (site / "guides" / "canary.html").write_text(page, encoding="utf-8")
+    return "guides/canary.html"
+
+
+@pytest.mark.browser
+def test_the_browser_checks_catch_what_they_look_for(site, chromium):
+    browser, base = chromium
+    canary = _canary(site)
+    try:
+        _set_width(browser, DESKTOP)
+        browser.goto(base + canary)
+        _, caught = _inspect(browser, base)
+        desktop, phone = _layout(browser, DESKTOP), _layout(browser, PHONE)
+    finally:
+        (site / canary).unlink()
+    assert caught.get("mathErrors") and caught.get("untypeset"), caught
+    assert any("$$" in r for r in caught.get("raw", [])) and any("in a formula: input\\_ids" in r for r in caught["raw"]), caught
+    assert caught.get("console errors"), caught
+    assert any("no_such_figure" in u for u in caught.get("brokenImages", [])), caught
+    assert any("cdn.example.com" in u for u in caught.get("requests to other hosts", [])), caught
+    assert any("unbreakable" in p for p in desktop) and any("wider than any column" in p for p in desktop), desktop
+    assert any("page scrolls sideways" in p or "wider than any column" in p for p in phone), phone
+    assert any(p.startswith("scrolls sideways") and "unbreakable" in p for p in phone), phone
+
+
+@pytest.mark.browser
+def test_figures_open_enlarged_and_dim_in_dark_mode(site, chromium):
+    browser, base = chromium
+    _set_width(browser, DESKTOP)
+    browser.goto(base + "lessons/kl_divergence.html")
+    inline = browser.evaluate("document.querySelector('article figure img').getBoundingClientRect().width")
+    browser.evaluate("document.querySelector('article figure a.glightbox').click()")
+    assert browser.wait_until("(() => { const i = document.querySelector('.glightbox-container .gslide-image img');"
+                              " return i && i.complete && i.naturalWidth > 0; })()", timeout=10), "no enlarged view"
+    assert browser.wait_until("document.querySelector('.glightbox-container .gslide-image img')"
+                              f".getBoundingClientRect().width > {1.5 * inline}", timeout=5), "not enlarged"
+    browser.screenshot(ARTIFACTS / "figure-enlarged.png")
+    browser.evaluate("document.querySelector('.glightbox-container .gclose').click()")
+    assert browser.wait_until("!document.querySelector('.glightbox-container')", timeout=5)
+    assert not [u for u in browser.requests if not u.startswith(base) and urlsplit(u).scheme != "data"]
+    filters = browser.evaluate("""(() => {
+      const img = document.querySelector("article figure img"), seen = [getComputedStyle(img).filter];
+      document.querySelector("form[data-md-component=palette] label:not([hidden])").click();
+      seen.push(document.body.getAttribute("data-md-color-scheme"), getComputedStyle(img).filter);
+      return seen;
+    })()""")
+    assert filters[0] == "none" and filters[1] == "slate" and "invert" in filters[2], filters
+    browser.evaluate("document.querySelector('article figure').scrollIntoView()")
+    browser.screenshot(ARTIFACTS / "figure-dark-mode.png")
+    browser.evaluate("document.querySelector('form[data-md-component=palette] label:not([hidden])').click()")
+
+
+@pytest.mark.browser
+def test_code_blocks_have_copy_buttons_and_the_palette_toggles(site, chromium):
+    browser, base = chromium
+    browser.goto(base + f"exercises/{EXERCISES[0].id}.html")
+    assert browser.wait_until("document.querySelectorAll('pre > code').length > 0 && "
+                              "document.querySelectorAll('pre button[data-md-type=copy]').length == "
+                              "document.querySelectorAll('pre > code').length", 10)
+    # The button sits in a gutter of its own, right of the code's text: it covers no code.
+    covered = browser.evaluate("""[...document.querySelectorAll("pre")].filter(pre => {
+      const b = pre.querySelector("button[data-md-type=copy]").getBoundingClientRect();
+      const code = pre.querySelector("code"), style = getComputedStyle(code);
+      return code.getBoundingClientRect().right - parseFloat(style.paddingRight) > b.left + 1;
+    }).length""")
+    assert covered == 0
+    schemes = browser.evaluate("""(() => {
+      const seen = [document.body.getAttribute("data-md-color-scheme")];
+      document.querySelector("form[data-md-component=palette] label:not([hidden])").click();
+      seen.push(document.body.getAttribute("data-md-color-scheme"));
+      document.querySelector("form[data-md-component=palette] label:not([hidden])").click();
+      return seen;
+    })()""")
+    assert set(schemes) == {"default", "slate"}, schemes
+
+
+def _search(browser, query: str) -> list[tuple[str, str]]:
+    browser.evaluate(OPEN_SEARCH)
+    # mkdocs-material says "Initializing search" until its search worker has the index.
+    assert browser.wait_until("/^(?!.*Initializing).+/.test(document.querySelector('.md-search-result__meta')"
+                              ".textContent.trim())", 10), \
+        "the search never got ready"
+    browser.evaluate(SEARCH % query)
+    assert browser.wait_until("document.querySelectorAll('.md-search-result__item').length > 0", timeout=10), \
+        f"searching for {query!r} found nothing"
+    return [tuple(hit) for hit in browser.evaluate(HITS)]
+
+
+@pytest.mark.browser
+def test_search_served_and_from_files(site, chromium):
+    browser, base = chromium
+    browser.goto(base + "index.html")
+    indexed = browser.evaluate("fetch('search/search_index.json').then(r => r.json())"
+                               ".then(j => j.docs.map(d => d.location.split('#')[0]))")
+    assert set(pages(site)) <= set(indexed)
+    # (The home page's course map: its check commands stay on one line.)
+    assert browser.evaluate("[...document.querySelectorAll('.course-map td:last-child code')]"
+                            ".every(c => c.getClientRects().length === 1)")
+    hits = _search(browser, "Bradley")
+    assert any("lessons/dpo.html" in url for url, _ in hits), hits
+    browser.goto(base + "index.html")
+    hits = _search(browser, "KL")
+    assert "lessons/kl_divergence.html" in hits[0][0], [url for url, _ in hits]  # the lesson first
+    raw = [text for _, text in hits if TEX.search(text)]
+    assert not raw, raw[:3]
+    browser.screenshot(ARTIFACTS / "search.png")
+    # Opened from the files, with no server: the search box still works, with no error.
+    browser.goto((site / "index.html").as_uri())
+    hits = _search(browser, "KL")
+    assert hits[0][0].startswith("file://") and "lessons/kl_divergence.html" in hits[0][0], hits[:3]
+    assert not browser.errors, browser.errors
+    assert all(urlsplit(u).scheme in ("file", "data") for u in browser.requests), browser.requests

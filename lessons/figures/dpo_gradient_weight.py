@@ -9,6 +9,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
+# Drawn about as wide as the website's text column (about 700 px), with fonts to match, and saved
+# at twice that resolution so that the enlarged view (click on the figure) stays sharp.
+plt.rcParams.update({"font.size": 11, "axes.titlesize": 11.5, "axes.labelsize": 11, "xtick.labelsize": 10,
+                     "ytick.labelsize": 10, "legend.fontsize": 9.5, "figure.titlesize": 12})
 import numpy as np
 
 
@@ -17,7 +22,7 @@ def sigmoid(z):
 
 
 h = np.linspace(-30, 30, 601)
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.5, 3.4))
 for beta in (0.1, 0.25, 0.5, 1.0):
     ax1.plot(h, sigmoid(-beta * h), label=f"$\\beta$ = {beta}")
     ax2.plot(h, beta * sigmoid(-beta * h), label=f"$\\beta$ = {beta}")
@@ -32,4 +37,4 @@ ax2.set_ylabel("$|\\partial L / \\partial h| = \\beta\\,\\sigma(-\\beta h)$")
 ax2.set_title("Slope of the loss in h (weight times $\\beta$)")
 ax2.legend()
 fig.tight_layout()
-fig.savefig(Path(__file__).with_suffix(".png"), dpi=110, bbox_inches="tight", metadata={"Software": None})
+fig.savefig(Path(__file__).with_suffix(".png"), dpi=170, bbox_inches="tight", metadata={"Software": None})

@@ -9,6 +9,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
+# Drawn about as wide as the website's text column (about 700 px), with fonts to match, and saved
+# at twice that resolution so that the enlarged view (click on the figure) stays sharp.
+plt.rcParams.update({"font.size": 11, "axes.titlesize": 11.5, "axes.labelsize": 11, "xtick.labelsize": 10,
+                     "ytick.labelsize": 10, "legend.fontsize": 9.5, "figure.titlesize": 12})
 import numpy as np
 
 
@@ -18,12 +23,12 @@ def neg_logsigmoid(z):
 
 
 h = np.linspace(-15, 15, 601)
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.5, 3.6))
 
 for beta in (0.1, 0.25, 0.5, 1.0):
     ax1.plot(h, neg_logsigmoid(beta * h), label=f"$\\beta$ = {beta}")
 ax1.axhline(np.log(2), color="gray", lw=0.8, ls=":")
-ax1.annotate("log 2 = loss at h = 0", (1.0, np.log(2) + 0.08), fontsize=8, color="gray")
+ax1.annotate("log 2 = loss at h = 0", (1.0, np.log(2) + 0.08), fontsize=10, color="gray")
 ax1.set_xlabel("h = log-ratio(chosen) - log-ratio(rejected)   [nats]")
 ax1.set_ylabel("loss")
 ax1.set_ylim(0, 4)
@@ -42,8 +47,8 @@ ax2.axvline(np.log((1 - eps) / eps) / beta, color="C1", lw=0.8, ls=":")
 ax2.set_xlabel("h   [nats]")
 ax2.set_ylabel("loss")
 ax2.set_ylim(0, 4)
-ax2.set_title(f"Variants at $\\beta$ = {beta} (dotted: where each stops pushing)")
-ax2.legend(fontsize=8)
+ax2.set_title(f"Variants at $\\beta$ = {beta}\n(dotted: where each stops pushing)")
+ax2.legend()
 
 fig.tight_layout()
-fig.savefig(Path(__file__).with_suffix(".png"), dpi=110, bbox_inches="tight", metadata={"Software": None})
+fig.savefig(Path(__file__).with_suffix(".png"), dpi=170, bbox_inches="tight", metadata={"Software": None})

@@ -16,6 +16,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
+# Drawn about as wide as the website's text column (about 700 px), with fonts to match, and saved
+# at twice that resolution so that the enlarged view (click on the figure) stays sharp.
+plt.rcParams.update({"font.size": 11, "axes.titlesize": 11.5, "axes.labelsize": 11, "xtick.labelsize": 10,
+                     "ytick.labelsize": 10, "legend.fontsize": 9.5, "figure.titlesize": 12})
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -82,7 +87,7 @@ for name, (pi, h_max) in results.items():
     print(f"{name:28s}", pi.numpy(), f"KL to ref = {kl(pi, pi_ref):.3f}", f"largest h = {h_max:.2f}")
 print("max |pi_DPO,BT - pi*| =", float((results["DPO, BT labels"][0] - pi_star).abs().max()))
 
-fig, ax = plt.subplots(figsize=(8, 4))
+fig, ax = plt.subplots(figsize=(7.5, 4))
 bars = {"$\\pi_{\\mathrm{ref}}$": pi_ref, "$\\pi^*$ (closed form)": pi_star}
 bars.update({name: pi for name, (pi, _) in results.items()})
 width = 0.8 / len(bars)
@@ -93,5 +98,5 @@ ax.set_xticks(x, [f"$y_{i + 1}$\nr={r[i].item():.1f}" for i in range(K)])
 ax.set_xlabel("response (true reward r)")
 ax.set_ylabel("probability")
 ax.set_title(f"Tabular DPO on one prompt, $\\beta$={BETA}, {STEPS} Adam steps")
-ax.legend(fontsize=8)
-fig.savefig(Path(__file__).with_suffix(".png"), dpi=110, bbox_inches="tight", metadata={"Software": None})
+ax.legend()
+fig.savefig(Path(__file__).with_suffix(".png"), dpi=170, bbox_inches="tight", metadata={"Software": None})

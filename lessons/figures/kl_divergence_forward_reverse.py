@@ -21,6 +21,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
+# Drawn about as wide as the website's text column (about 700 px), with fonts to match, and saved
+# at twice that resolution so that the enlarged view (click on the figure) stays sharp.
+plt.rcParams.update({"font.size": 11, "axes.titlesize": 11.5, "axes.labelsize": 11, "xtick.labelsize": 10,
+                     "ytick.labelsize": 10, "legend.fontsize": 9.5, "figure.titlesize": 12})
 import numpy as np
 
 W = np.array([0.6, 0.4])
@@ -87,7 +92,7 @@ def main():
         print(f"  mu = {mus[i]:+.2f}, sigma = {arg['reverse'][i]:.2f}, KL = {r[i]:.3f}")
     print(f"-log 0.6 = {-np.log(0.6):.3f}, -log 0.4 = {-np.log(0.4):.3f}")
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.6))
     ax = axes[0]
     ax.fill_between(X, P, color="gray", alpha=0.3, label="target p (bimodal)")
     for name, color, label in (("forward", "tab:blue", "argmin KL(p‖q), mass-covering"),
@@ -105,7 +110,6 @@ def main():
     ax.set_xlabel("x")
     ax.set_ylabel("density")
     ax.set_title("Fitting one Gaussian q to a bimodal p")
-    ax.legend(fontsize=8, loc="upper left")
 
     ax = axes[1]
     ax.plot(mus, prof["forward"], color="tab:blue", label="min over sigma of KL(p‖q)")
@@ -115,9 +119,12 @@ def main():
     ax.set_title("Profile over mu: forward KL has one minimum,\nreverse KL has several local minima")
     ax.set_ylim(0, 3)
     ax.set_xlim(mus[0], mus[-1])
-    ax.legend(fontsize=9)
+    ax.legend()
     fig.tight_layout()
-    fig.savefig(Path(__file__).with_suffix(".png"), dpi=110, bbox_inches="tight",
+    # The left panel's long labels go under both panels, so that the panels keep their width.
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0),
+               ncol=2, frameon=False)
+    fig.savefig(Path(__file__).with_suffix(".png"), dpi=170, bbox_inches="tight",
                 metadata={"Software": None})
 
 

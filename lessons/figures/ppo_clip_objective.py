@@ -10,6 +10,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
+# Drawn about as wide as the website's text column (about 700 px), with fonts to match, and saved
+# at twice that resolution so that the enlarged view (click on the figure) stays sharp.
+plt.rcParams.update({"font.size": 11, "axes.titlesize": 11.5, "axes.labelsize": 11, "xtick.labelsize": 10,
+                     "ytick.labelsize": 10, "legend.fontsize": 9.5, "figure.titlesize": 12})
 import numpy as np
 
 EPS = 0.2
@@ -20,22 +25,23 @@ def clipped_objective(rho, adv, eps=EPS):
     return np.minimum(rho * adv, np.clip(rho, 1 - eps, 1 + eps) * adv)
 
 
-fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+# Stacked, so that each panel is as wide as the column; one legend for both, underneath.
+fig, axes = plt.subplots(2, 1, figsize=(7, 7.4))
 for ax, adv in zip(axes, (1.0, -1.0)):
     ax.plot(rho, rho * adv, ls="--", color="0.55", lw=1.3, label=r"unclipped $\rho A$")
     ax.plot(rho, clipped_objective(rho, adv), color="C0", lw=2.4,
             label=r"$\min(\rho A,\ \operatorname{clip}(\rho,1-\epsilon,1+\epsilon)A)$")
     if adv > 0:
         ax.axvspan(1 + EPS, 2.0, color="C3", alpha=0.15, label="clipped: gradient = 0")
-        ax.text(1.6, 0.25, "clipped\n(no further\nincrease)", ha="center", fontsize=9, color="C3")
+        ax.text(1.6, 0.25, "clipped\n(no further\nincrease)", ha="center", fontsize=10, color="C3")
         ax.text(0.4, 1.35, "unclipped below $1-\\epsilon$:\ngradient pushes $\\rho$ up", ha="center",
-                fontsize=9, color="C0")
+                fontsize=10, color="C0")
         ax.set_title(r"$A > 0$ (token better than expected), $\epsilon=0.2$")
     else:
         ax.axvspan(0.0, 1 - EPS, color="C3", alpha=0.15, label="clipped: gradient = 0")
-        ax.text(0.4, -0.45, "clipped\n(no further\ndecrease)", ha="center", fontsize=9, color="C3")
+        ax.text(0.4, -0.45, "clipped\n(no further\ndecrease)", ha="center", fontsize=10, color="C3")
         ax.text(1.55, -0.45, "unclipped above $1+\\epsilon$:\npessimistic bound,\ngradient pushes $\\rho$ down",
-                ha="center", fontsize=9, color="C0")
+                ha="center", fontsize=10, color="C0")
         ax.set_title(r"$A < 0$ (token worse than expected), $\epsilon=0.2$")
     for x in (1 - EPS, 1 + EPS):
         ax.axvline(x, color="0.3", lw=0.8, ls=":")
@@ -44,7 +50,8 @@ for ax, adv in zip(axes, (1.0, -1.0)):
     ax.set_xlabel(r"probability ratio $\rho = \pi_\theta(a\mid s)\,/\,\pi_{\mathrm{old}}(a\mid s)$")
     ax.set_ylabel("per-sample objective (maximised)")
     ax.set_xlim(0, 2)
-    ax.legend(loc="upper left" if adv > 0 else "lower left", fontsize=8.5)
-fig.suptitle("PPO clipped surrogate per token, for advantage A = +1 (left) and A = -1 (right)")
+fig.suptitle("PPO clipped surrogate per token, for advantage A = +1 (top) and A = -1 (bottom)")
 fig.tight_layout()
-fig.savefig(Path(__file__).with_suffix(".png"), dpi=110, bbox_inches="tight", metadata={"Software": None})
+fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2,
+           frameon=False)
+fig.savefig(Path(__file__).with_suffix(".png"), dpi=170, bbox_inches="tight", metadata={"Software": None})

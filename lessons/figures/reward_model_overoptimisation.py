@@ -16,6 +16,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
+# Drawn about as wide as the website's text column (about 700 px), with fonts to match, and saved
+# at twice that resolution so that the enlarged view (click on the figure) stays sharp.
+plt.rcParams.update({"font.size": 11, "axes.titlesize": 11.5, "axes.labelsize": 11, "xtick.labelsize": 10,
+                     "ytick.labelsize": 10, "legend.fontsize": 9.5, "figure.titlesize": 12})
 import numpy as np
 import torch
 
@@ -67,10 +72,10 @@ ax.set_xlabel(r"KL(best-of-$n$ $\|$ initial policy) = $\log n - (n-1)/n$  [nats]
 ax.set_ylabel("change from initial policy")
 ax.set_title("TOY MODEL: over-optimising a proxy reward (best-of-n sampling)")
 ax.grid(alpha=0.3)
-ax.legend(loc="upper left", fontsize=9)
+ax.legend(loc="upper left")
 top = ax.secondary_xaxis("top", functions=(lambda k: k, lambda k: k))
 tick_n = [1, 10, 100, 1000, 10000, 100000]
 top.set_xticks([np.log(n) - (n - 1) / n for n in tick_n])
-top.set_xticklabels([f"n={n:g}" for n in tick_n], fontsize=8)
+top.set_xticklabels([f"n={n:g}" for n in tick_n], fontsize=10)
 fig.tight_layout()
-fig.savefig(Path(__file__).with_suffix(".png"), dpi=110, bbox_inches="tight", metadata={"Software": None})
+fig.savefig(Path(__file__).with_suffix(".png"), dpi=170, bbox_inches="tight", metadata={"Software": None})

@@ -21,6 +21,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
+# Drawn about as wide as the website's text column (about 700 px), with fonts to match, and saved
+# at twice that resolution so that the enlarged view (click on the figure) stays sharp.
+plt.rcParams.update({"font.size": 11, "axes.titlesize": 11.5, "axes.labelsize": 11, "xtick.labelsize": 10,
+                     "ytick.labelsize": 10, "legend.fontsize": 9.5, "figure.titlesize": 12})
 import torch
 
 from grader import load_bert, load_gpt2
@@ -101,7 +106,7 @@ def main():
     show(f"GPT-2 (causal), {gpt2_ids.shape[1]}-token text {GPT2_TEXT!r}:", gpt2_table,
          ["last real token", "position -1"])
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharex=True)
+    fig, axes = plt.subplots(1, 2, figsize=(8.5, 4.2), sharex=True)
     styles = {"[CLS] (position 0)": dict(color="C0", marker="o", lw=2.2),
               "last real token": dict(color="C0", marker="o", lw=2.2),
               "position -1": dict(color="C3", marker="s", ls="--"),
@@ -121,7 +126,7 @@ def main():
     fig.suptitle("Untrained tiny models with a seeded linear head: only the right position ignores padding",
                  fontsize=12)
     fig.tight_layout()
-    fig.savefig(Path(__file__).with_suffix(".png"), dpi=110, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(Path(__file__).with_suffix(".png"), dpi=170, bbox_inches="tight", metadata={"Software": None})
 
 
 if __name__ == "__main__":

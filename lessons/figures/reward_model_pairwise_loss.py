@@ -10,6 +10,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
+# Drawn about as wide as the website's text column (about 700 px), with fonts to match, and saved
+# at twice that resolution so that the enlarged view (click on the figure) stays sharp.
+plt.rcParams.update({"font.size": 11, "axes.titlesize": 11.5, "axes.labelsize": 11, "xtick.labelsize": 10,
+                     "ytick.labelsize": 10, "legend.fontsize": 9.5, "figure.titlesize": 12})
 import numpy as np
 
 
@@ -23,7 +28,7 @@ def sigmoid(x):
 
 
 d = np.linspace(-6, 6, 601)
-fig, (ax_l, ax_g) = plt.subplots(1, 2, figsize=(10, 4))
+fig, (ax_l, ax_g) = plt.subplots(1, 2, figsize=(8.5, 3.6))
 
 for m, style, colour in [(0.0, "-", "C0"), (1.0, "--", "C1")]:
     loss = softplus(-(d - m))          # -log sigmoid(d - m)
@@ -36,7 +41,7 @@ ax_l.axvline(0, color="grey", lw=0.6)
 ax_l.axhline(np.log(2), color="grey", lw=0.6, ls=":")
 ax_l.plot([0.0, 1.0], [np.log(2), np.log(2)], "ko", ms=4)
 ax_l.annotate("loss = log 2 where d = m", xy=(1.0, np.log(2)), xytext=(0.6, 2.4),
-              arrowprops=dict(arrowstyle="->", color="grey"), fontsize=9)
+              arrowprops=dict(arrowstyle="->", color="grey"), fontsize=10)
 ax_l.set_xlabel(r"reward gap $d = r_c - r_r$")
 ax_l.set_ylabel(r"loss $-\log\sigma(d - m)$")
 ax_l.set_title("Pairwise loss")
@@ -56,4 +61,4 @@ ax_g.grid(alpha=0.3)
 
 fig.suptitle("Bradley-Terry reward-model loss: linear for wrong pairs, vanishing for confident right ones")
 fig.tight_layout()
-fig.savefig(Path(__file__).with_suffix(".png"), dpi=110, bbox_inches="tight", metadata={"Software": None})
+fig.savefig(Path(__file__).with_suffix(".png"), dpi=170, bbox_inches="tight", metadata={"Software": None})

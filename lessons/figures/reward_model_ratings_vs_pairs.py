@@ -22,6 +22,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
+# Drawn about as wide as the website's text column (about 700 px), with fonts to match, and saved
+# at twice that resolution so that the enlarged view (click on the figure) stays sharp.
+plt.rcParams.update({"font.size": 11, "axes.titlesize": 11.5, "axes.labelsize": 11, "xtick.labelsize": 10,
+                     "ytick.labelsize": 10, "legend.fontsize": 9.5, "figure.titlesize": 12})
 import numpy as np
 import torch
 
@@ -116,7 +121,7 @@ def simulate(calibrated):
     return res
 
 
-fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.8), sharey=True)
 styles = {
     "mean": ("mean absolute rating", "C3", "o-", "mean rating"),
     "z": ("mean of per-rater z-scored ratings", "C2", "s:", "z-scored"),
@@ -146,4 +151,4 @@ axes[0].legend(loc="lower right")
 fig.suptitle(f"Toy simulation: {N_ITEMS} items, {N_RATERS} raters, 3-level ratings vs binary comparisons "
              f"(mean ± sd over {N_SEEDS} seeds)")
 fig.tight_layout()
-fig.savefig(Path(__file__).with_suffix(".png"), dpi=110, bbox_inches="tight", metadata={"Software": None})
+fig.savefig(Path(__file__).with_suffix(".png"), dpi=170, bbox_inches="tight", metadata={"Software": None})
