@@ -173,7 +173,7 @@ def _metrics(loss, chosen, rejected, ties_win=False):
             "reward_margin": (chosen - rejected).mean().item()}
 
 
-def _step(policy, reference, optimizer, batch, beta, *, ref_grad=False, zero=True, reduce="mean"):
+def _step(policy, reference, optimizer, batch, beta, *, ref_grad=False, zero=True, reduce="mean", ties_win=False):
     pc, pr = _logps(policy, batch, "chosen"), _logps(policy, batch, "rejected")
     with torch.set_grad_enabled(ref_grad):
         rc, rr = _logps(reference, batch, "chosen"), _logps(reference, batch, "rejected")
@@ -183,7 +183,7 @@ def _step(policy, reference, optimizer, batch, beta, *, ref_grad=False, zero=Tru
         optimizer.zero_grad()
     loss.backward()
     optimizer.step()
-    return _metrics(loss, chosen, rejected)
+    return _metrics(loss, chosen, rejected, ties_win)
 
 
 def reference_gets_gradients(policy, reference, optimizer, batch, beta=0.1):
@@ -211,15 +211,7 @@ def zero_grad_after_backward(policy, reference, optimizer, batch, beta=0.1):
 
 
 def metrics_ties_counted(policy, reference, optimizer, batch, beta=0.1):
-    pc, pr = _logps(policy, batch, "chosen"), _logps(policy, batch, "rejected")
-    with torch.no_grad():
-        rc, rr = _logps(reference, batch, "chosen"), _logps(reference, batch, "rejected")
-    losses, chosen, rejected = dpo_loss(pc, pr, rc, rr, beta)
-    loss = losses.mean()
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    return _metrics(loss, chosen, rejected, ties_win=True)
+    return _step(policy, reference, optimizer, batch, beta, ties_win=True)
 
 
 def metrics_after_update(policy, reference, optimizer, batch, beta=0.1):
