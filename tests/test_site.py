@@ -22,7 +22,7 @@ import pytest
 from grader.exercises import EXERCISES
 
 ROOT = Path(__file__).resolve().parent.parent
-LESSONS_IN_COURSE_ORDER = ["rl_for_lms", "kl_divergence", "reward_model", "ppo", "dpo", "rlaif", "rag"]
+LESSONS_IN_COURSE_ORDER = ["rl_for_lms", "sft", "kl_divergence", "reward_model", "ppo", "dpo", "rlaif", "rag"]
 ARTIFACTS = ROOT / "test-artifacts" / "site"
 DESKTOP, PHONE = 1400, 390  # px: the widths the browser test reads every page at
 
