@@ -318,13 +318,10 @@ def match_mistake(ref: Reference, check: CheckInfo, observed: dict, wrong: set[s
     point at code that is right (``explain_by_earlier`` covers the case where it fails)."""
     if not wrong:
         return None
-    exact, variant = [], []
     expected = ref.expected[check.name]
-    for mistake_id, obs in ref.mistakes[check.name].items():
-        if ref.catalogue[mistake_id]["function"] != check.functions[0]:
-            continue  # another function's mistake: if its own check fails, this one says "fix it first"
-        differs = {k for k, v in obs.items() if k in expected and k not in ref.bounded
-                   and not close(v, expected[k], *ref.tolerance(k, device_type))}
+    own = _own_mistakes(ref, check, device_type)
+    exact, variant = [], []
+    for mistake_id, (obs, differs) in own.items():
         if not wrong <= differs or not all(close(observed[k], obs[k], MATCH_RTOL, MATCH_ATOL) for k in wrong):
             continue
         evidence = sum(_differing(obs[k], expected[k], *ref.tolerance(k, device_type)) for k in wrong)
@@ -334,7 +331,16 @@ def match_mistake(ref: Reference, check: CheckInfo, observed: dict, wrong: set[s
         return exact[0]  # refs.compute removes twins, so there is at most one
     if len(variant) == 1:
         return variant[0]
-    return None if variant else _two_mistakes(ref, check, observed, wrong, device_type)
+    return None if variant else _two_mistakes(own, observed, wrong)
+
+
+def _own_mistakes(ref: Reference, check: CheckInfo, device_type: str) -> dict[str, tuple[dict, frozenset]]:
+    """The catalogued mistakes of the function ``check`` grades: id -> (observations, the ones that differ from
+    the reference's)."""
+    expected = ref.expected[check.name]
+    return {m: (obs, frozenset(k for k, v in obs.items() if k in expected and k not in ref.bounded
+                               and not close(v, expected[k], *ref.tolerance(k, device_type))))
+            for m, obs in ref.mistakes[check.name].items() if ref.catalogue[m]["function"] == check.functions[0]}
 
 
 def _differing(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> int:
@@ -343,23 +349,14 @@ def _differing(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> int:
     return int(a.size) if a.shape != b.shape else int((~np.isclose(a, b, rtol=rtol, atol=atol)).sum())
 
 
-def _two_mistakes(ref: Reference, check: CheckInfo, observed: dict, wrong: set[str], device_type: str) -> str | None:
+def _two_mistakes(own: dict[str, tuple[dict, frozenset]], observed: dict, wrong: set[str]) -> str | None:
     """Two catalogued slips at once, "a+b": each accounts exactly for its own wrong observations, the two sets do
     not overlap (so neither's values depend on the other) and together they are everything the learner got
     wrong (e.g. neither old_logp nor the advantages detached). Only when exactly one pair fits."""
-    expected = ref.expected[check.name]
-
-    def differs(obs):
-        return frozenset(k for k, v in obs.items() if k in expected and k not in ref.bounded
-                         and not close(v, expected[k], *ref.tolerance(k, device_type)))
-
-    own = {m: obs for m, obs in ref.mistakes[check.name].items()
-           if ref.catalogue[m]["function"] == check.functions[0]}
-    alone = {m: differs(obs) for m, obs in own.items()}
-    fits = [m for m, keys in alone.items() if keys and keys < wrong
-            and all(close(observed[k], own[m][k], MATCH_RTOL, MATCH_ATOL) for k in keys)]
+    fits = [m for m, (obs, keys) in own.items() if keys and keys < wrong
+            and all(close(observed[k], obs[k], MATCH_RTOL, MATCH_ATOL) for k in keys)]
     pairs = [(a, b) for i, a in enumerate(fits) for b in fits[i + 1:]
-             if not alone[a] & alone[b] and alone[a] | alone[b] == wrong]
+             if not own[a][1] & own[b][1] and own[a][1] | own[b][1] == wrong]
     return "+".join(pairs[0]) if len(pairs) == 1 else None
 
 
