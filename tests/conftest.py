@@ -23,3 +23,12 @@ def _guarded_connect(self, address):
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+
+
+@pytest.fixture(scope="session")
+def nbgrader_course(tmp_path_factory):
+    """One nbgrader course for the session (tests/test_nbgrader.py builds it): building it is the suite's
+    costliest step, and the feedback tests read the same course."""
+    from tests.test_nbgrader import build_course
+
+    return build_course(tmp_path_factory)

@@ -242,10 +242,10 @@ def submissions(source, release) -> dict[str, tuple[str, str]]:
 # --- the course, graded once for the whole module -----------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory):
+def build_course(tmp_path_factory) -> dict:
     """The guide's sequence: rlhf-course nbgrader, generate_assignment, submissions, autograde,
-    generate_feedback, export to CSV."""
+    generate_feedback, export to CSV. Built once per session (``nbgrader_course`` in conftest.py) and read by
+    this module and by tests/test_nbgrader_feedback.py."""
     course = tmp_path_factory.mktemp("course")
     r = run(sys.executable, "-m", "grader.cli", "nbgrader", str(course), "--hidden-tests", cwd=ROOT)
     assert r.returncode == 0, r.stderr
@@ -277,6 +277,11 @@ def course(tmp_path_factory):
     assert export.returncode == 0, export.stderr
     return {"dir": course, "log": autograde.stderr, "returncode": autograde.returncode,
             "feedback_log": feedback.stderr}
+
+
+@pytest.fixture
+def course(nbgrader_course):
+    return nbgrader_course
 
 
 def cell_scores(course_dir: Path, student: str) -> dict[str, float]:

@@ -1,7 +1,7 @@
-"""Feedback pages from stock nbgrader on a small course: math renders offline, the log is clean.
+"""Feedback pages from stock nbgrader: math renders offline, the log is clean.
 
-One exercise (DPO, with hidden tests), one reference submission, the commands of guides/instructors.md:
-generate_assignment, autograde, generate_feedback. The page must load MathJax from the copy beside it and
+The session's course (tests/test_nbgrader.py: the commands of guides/instructors.md, hidden tests) and its
+reference student's DPO feedback. The page must load MathJax from the copy beside it and
 nothing from another host; with Chromium at /usr/bin/chromium it is opened from disk, as a student
 would, and its math must be typeset with MathJax's web fonts.
 """
@@ -34,24 +34,13 @@ def nbgrader(*args, cwd):
                           capture_output=True, text=True, timeout=300)
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    course = tmp_path_factory.mktemp("feedback-course")
-    r = subprocess.run([sys.executable, "-m", "grader.cli", "nbgrader", str(course), EXERCISE, "--hidden-tests"],
-                       cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    r = nbgrader("generate_assignment", EXERCISE, cwd=course)
-    assert r.returncode == 0, r.stderr
-    submitted = course / "submitted" / STUDENT / EXERCISE
-    submitted.mkdir(parents=True)
-    (submitted / f"{EXERCISE}.ipynb").write_bytes((course / "source" / EXERCISE / f"{EXERCISE}.ipynb").read_bytes())
-    r = nbgrader("autograde", EXERCISE, cwd=course)
-    assert r.returncode == 0, r.stderr
-    feedback = nbgrader("generate_feedback", EXERCISE, cwd=course)
-    assert feedback.returncode == 0, feedback.stderr
-    page = course / "feedback" / STUDENT / EXERCISE / f"{EXERCISE}.html"
-    assert page.is_file(), feedback.stderr
-    return {"dir": course, "page": page, "log": feedback.stderr}
+@pytest.fixture
+def course(nbgrader_course):
+    """The session's course (tests/test_nbgrader.py): dpo with hidden tests, among others; its reference
+    student's feedback page."""
+    page = nbgrader_course["dir"] / "feedback" / STUDENT / EXERCISE / f"{EXERCISE}.html"
+    assert page.is_file(), nbgrader_course["feedback_log"]
+    return {"dir": nbgrader_course["dir"], "page": page, "log": nbgrader_course["feedback_log"]}
 
 
 class Fetched(HTMLParser):
@@ -147,7 +136,7 @@ def test_released_notebook_checks_itself(course):
 
 def test_another_mathjax_url_is_used_and_nothing_copied(course):
     url = "https://mathjax.example.org/2.7.9/MathJax.js?config=TeX-AMS-MML_HTMLorMML"
-    r = nbgrader("generate_feedback", EXERCISE, f"--FeedbackHTMLExporter.mathjax_url={url}",
+    r = nbgrader("generate_feedback", EXERCISE, "--student", STUDENT, f"--FeedbackHTMLExporter.mathjax_url={url}",
                  "--CourseDirectory.feedback_directory=feedback_elsewhere", cwd=course["dir"])
     assert r.returncode == 0, r.stderr
     folder = course["dir"] / "feedback_elsewhere" / STUDENT / EXERCISE
