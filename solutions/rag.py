@@ -375,17 +375,16 @@ passage_terms = [tokenize(p) for p in passages]
 bm25 = [bm25_scores(tokenize(q["question"]), passage_terms) for q in questions]
 report("BM25", bm25)
 
-encoder, bert_tokenizer, _ = load_bert()
-tiny_passages = embed(passages, encoder, bert_tokenizer)
-tiny_questions = embed([q["question"] for q in questions], encoder, bert_tokenizer)
-tiny = list(tiny_questions @ tiny_passages.T)
+def dense_scores(model, tokenizer) -> list:
+    """Cosine scores of each question against every passage, both embedded by `model`."""
+    return list(embed([q["question"] for q in questions], model, tokenizer) @ embed(passages, model, tokenizer).T)
+
+
+tiny = dense_scores(*load_bert()[:2])
 report("tiny BERT (untrained)", tiny)
 report("RRF(BM25, tiny BERT)", [rrf_scores([a, b]) for a, b in zip(bm25, tiny)])
 if minilm_dir() is not None:
-    minilm, minilm_tokenizer, _ = load_minilm()
-    dense_passages = embed(passages, minilm, minilm_tokenizer)
-    dense_questions = embed([q["question"] for q in questions], minilm, minilm_tokenizer)
-    dense = list(dense_questions @ dense_passages.T)
+    dense = dense_scores(*load_minilm()[:2])
     report("all-MiniLM-L6-v2", dense)
     report("RRF(BM25, MiniLM)", [rrf_scores([a, b]) for a, b in zip(bm25, dense)])
 else:
