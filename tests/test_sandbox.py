@@ -193,7 +193,7 @@ def test_a_fork_bomb_is_contained(executor, tmp_path):
     results = outcomes(executor, write(tmp_path, with_body(SOLUTION, "sequence_logps", body)), scale=0.05)
     assert results["sequence_logps"]["status"] in ("timeout", "error")
     _others_pass(results, "sequence_logps")
-    assert not _sandbox_processes()
+    assert not _sandbox_processes(executor)
 
 
 @needs_sandbox
@@ -258,7 +258,7 @@ def test_a_detached_child_dies_with_its_submission(executor, tmp_path):
     """ + SOLUTION.split("### BEGIN SOLUTION", 2)[1].split("### END SOLUTION")[0].strip()
     results = outcomes(executor, write(tmp_path, with_body(SOLUTION, "sequence_logps", body)))
     assert results["sequence_logps"]["status"] == "pass"
-    assert not _sandbox_processes()  # killed when the submission closed, while the executor lives on
+    assert not _sandbox_processes(executor)  # killed when the submission closed, while the executor lives on
 
 
 @needs_sandbox
@@ -299,13 +299,14 @@ def test_require_sandbox_refuses_to_run_without_one(monkeypatch):
         sandbox.available.cache_clear()
 
 
-def _sandbox_processes() -> list[str]:
-    """Host processes owned by the sandbox's uid (learner processes and anything they started)."""
+def _sandbox_processes(executor) -> list[str]:
+    """Host processes owned by the sandbox's uid (learner processes and anything they started); the uid is this
+    sandbox's own, so other sandboxes running at the same time do not count."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if os.stat(f"/proc/{entry}").st_uid == sandbox.SANDBOX_UID:
+                if os.stat(f"/proc/{entry}").st_uid == executor.uid:
                     found.append(entry)
             except OSError:
                 pass

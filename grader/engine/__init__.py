@@ -8,6 +8,8 @@
     cgroups     (trusted)   a control group capping the whole sandbox's memory and processes, where one can be made
     executor    (untrusted) a warm process inside the sandbox: forks one process per submission that loads
                             the learner's file and runs the checks' code, returning observations as plain data
+    programs    (trusted)   runs one untrusted *model-written* program (the PAL exercise) in a bubblewrap sandbox of
+                            its own, nested in the executor's when called from there; refuses where none can run
     wire                    how observations travel: typed arrays in JSON, decoded with validation
     service     (trusted)   a process of its own holding one warm executor and the judge, for a notebook kernel's
                             ``check(...)`` (``grader.live``): the kernel sends code, never runs the judge
@@ -15,5 +17,6 @@
                             reference and the catalogue, in the project's tests and `rlhf-course refs`)
 
 Imports go one way: supervisor -> judge, sandbox, cgroups; judge -> wire; executor -> grader.checking,
-grader.learner, wire; local -> executor, judge; service -> supervisor. Only the service imports the supervisor.
+grader.learner, wire; local -> executor, judge; service -> supervisor;
+programs -> sandbox (and executor's kill_descendants where bwrap cannot nest). Only the service imports the supervisor.
 """

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -27,8 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SUBMISSION_DIR = "/submission"  # where the submission's files appear inside the sandbox
+HOSTNAME = "sandbox"
 TMP_BYTES = 256 << 20  # the private /tmp (and /dev/shm) are memory: capped
-SANDBOX_UID = 64999  # learner processes run as this unprivileged uid when the grader runs as root
+# When the grader runs as root, each sandbox's processes run as an unprivileged uid of their own, drawn from
+# this range: RLIMIT_NPROC counts every process of a uid, so a fork bomb in one sandbox must not use up the
+# processes of another running at the same time (parallel tests, nbgrader autograding several students).
+SANDBOX_UIDS = range(200_000, 1_200_000)
 DISABLE_ENV = "RLHF_COURSE_NO_SANDBOX"  # "1": a learner's own check runs unsandboxed (e.g. to debug)
 
 
@@ -61,8 +66,13 @@ def bwrap_path() -> str | None:
 
 
 def privileged() -> bool:
-    """Running as root: no user namespace; learner processes drop to ``SANDBOX_UID`` instead."""
+    """Running as root: no user namespace; learner processes drop to a ``fresh_uid()`` instead."""
     return os.geteuid() == 0
+
+
+def fresh_uid() -> int:
+    """An unprivileged uid for one sandbox, no other's (a million to choose from; no account needs it)."""
+    return SANDBOX_UIDS[secrets.randbelow(len(SANDBOX_UIDS))]
 
 
 def _python_roots() -> list[str]:
@@ -96,6 +106,20 @@ def _gpu_binds() -> list[str]:
     return args
 
 
+def readable_parents(binds: list[str]) -> list[str]:
+    """bwrap arguments that make the folders above ``binds`` world-readable in the sandbox (bwrap would copy the
+    host's modes: /root is 0700 and sandboxed processes run as another uid)."""
+    ancestors = sorted({str(p) for b in binds for p in Path(b).parents if str(p) not in ("/", "/tmp")}, key=len)
+    return [a for folder in ancestors for a in ("--perms", "0755", "--dir", folder)]
+
+
+def inside() -> bool:
+    """Whether this process runs in the course's sandbox (the executor's): its hostname and submission folder."""
+    import socket
+
+    return socket.gethostname() == HOSTNAME and os.path.isdir(SUBMISSION_DIR)
+
+
 def command(argv: list[str], submission_dir: str, package_dir: str, model_cache: str,
             env: dict[str, str]) -> list[str]:
     """The ``bwrap`` command line that runs ``argv`` in the sandbox described in the module docstring."""
@@ -103,9 +127,9 @@ def command(argv: list[str], submission_dir: str, package_dir: str, model_cache:
     if bwrap is None:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed")
     args = [bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",
-            "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
+            "--unshare-uts", "--unshare-cgroup-try", "--hostname", HOSTNAME]
     if privileged():
-        # Root keeps only what the executor needs to drop learner processes to SANDBOX_UID and kill them.
+        # Root keeps only what the executor needs to drop learner processes to their own uid and kill them.
         args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL"]
     else:
         args += ["--unshare-user"]
@@ -113,12 +137,7 @@ def command(argv: list[str], submission_dir: str, package_dir: str, model_cache:
     # A private /tmp first: the binds below may lie under the host's /tmp (a test's model cache) and must stay visible.
     args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
              "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/dev/shm"]
-    # Folders above the binds are made world-readable (bwrap would copy the host's modes: /root is 0700 and
-    # learner processes run as another uid).
-    binds = [*_python_roots(), package_dir, model_cache]
-    ancestors = sorted({str(p) for b in binds for p in Path(b).parents if str(p) not in ("/", "/tmp")}, key=len)
-    for folder in ancestors:
-        args += ["--perms", "0755", "--dir", folder]
+    args += readable_parents([*_python_roots(), package_dir, model_cache])
     for root in _python_roots():
         args += ["--ro-bind", root, root]
     args += ["--ro-bind", package_dir, package_dir,

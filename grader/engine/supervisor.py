@@ -84,6 +84,7 @@ class Executor:
         self.device = self.device_reason = ""
         self.sandboxed, self.sandbox_note = False, ""
         self.staged: dict[str, str] = {}  # path inside the executor -> the learner's path
+        self.uid: int | None = None  # the learner processes' own uid, when the grader is root and sandboxed
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -99,11 +100,12 @@ class Executor:
         if not ok and self.require_sandbox:
             raise sandbox.SandboxUnavailable(f"grading needs a sandbox and none can run here: {why}")
         self.sandboxed, self.sandbox_note = ok, "" if ok else why
+        self.uid = sandbox.fresh_uid() if ok and sandbox.privileged() else None
         _ensure_models()
         self.staging = tempfile.mkdtemp(prefix="rlhf-course-submission-")
         os.chmod(self.staging, 0o755)  # the learner process's uid must read it
         config = {"device": self.device_request, "limits": self.limits.__dict__,
-                  "drop_to_uid": sandbox.SANDBOX_UID if ok and sandbox.privileged() else None,
+                  "drop_to_uid": self.uid,
                   "limit_processes": ok, "sandboxed": ok}
         # -E -s: no environment variables or user site-packages of the learner's shell; the grader imported is this
         # very package (its parent folder goes first on sys.path), whatever the install points at.
