@@ -386,9 +386,12 @@ def check_accuracy_report(ctx: Context) -> dict:
         [k + 1e-9, 0.3, 2334.000001, 5.0, 7.0, 42.0],
         [float(int(k)), 0.30000001, None, 5.0, None, 42],  # an int prediction is a number
     ]
+    # A secret variant appends a few right answers everywhere: other accuracies, the same cases.
+    extra = [float(n) for n in range(100, 100 + _shift(ctx, 262, 1, 4))]
+    gold += extra
     rows = []
     for predictions in cases:
-        report = ctx.call("accuracy_report", list(predictions), list(gold))
+        report = ctx.call("accuracy_report", list(predictions) + extra, list(gold))
         if not isinstance(report, dict) or not {"accuracy", "answered", "accuracy_answered"} <= set(report):
             raise CheckFailed("accuracy_report must return a dict with accuracy, answered and accuracy_answered",
                               got=repr(report)[:200])
