@@ -113,3 +113,28 @@ class JudgeLabeller:
         if p is None or max(p, 1 - p) < self.min_confidence:
             return None
         return "a" if p > 0.5 else "b"
+
+
+def label_samples(store, labeller, prompts: list[str], samples: list[list[str]], mode: str = "both",
+                  progress: bool = False) -> dict[str, int]:
+    """Have ``labeller`` rate each prompt's distinct samples and/or compare them in consecutive pairs (0 with 1,
+    2 with 3, ...), saving each answer in ``store`` as it comes; what this labeller already answered is skipped,
+    so a rerun resumes. ``samples[i]`` are the completions of ``prompts[i]``; mode: "ratings", "comparisons" or
+    "both". Returns how many ratings and comparisons were saved."""
+    from tqdm.auto import tqdm
+
+    saved = {"ratings": 0, "comparisons": 0}
+    if mode in ("ratings", "both"):
+        done = store.rated(labeller.name)
+        items = [(p, c) for p, cs in zip(prompts, samples) for c in dict.fromkeys(cs) if (p, c) not in done]
+        for p, c in tqdm(items, desc=f"rating ({labeller.name})", unit="item", disable=not progress):
+            store.add_rating(p, c, labeller.rate(p, c), labeller.name)
+            saved["ratings"] += 1
+    if mode in ("comparisons", "both"):
+        done = store.compared(labeller.name)
+        items = [(p, cs[i], cs[i + 1]) for p, cs in zip(prompts, samples) for i in range(0, len(cs) - 1, 2)
+                 if (p, cs[i], cs[i + 1]) not in done]
+        for p, a, b in tqdm(items, desc=f"comparing ({labeller.name})", unit="pair", disable=not progress):
+            store.add_comparison(p, a, b, labeller.compare(p, a, b), labeller.name)
+            saved["comparisons"] += 1
+    return saved
