@@ -22,7 +22,8 @@ import pytest
 from grader.nbgrader_feedback import MATHJAX_DIR, mathjax_files
 from tests.reference import ROOT
 
-pytestmark = pytest.mark.nbgrader
+# One worker under pytest-xdist: both files read the session's nbgrader course (tests/conftest.py).
+pytestmark = [pytest.mark.nbgrader, pytest.mark.xdist_group("nbgrader_course")]
 
 EXERCISE = "dpo"
 STUDENT = "reference"

@@ -10,6 +10,8 @@ from grader.exercises import EXERCISES
 from grader.stubs import stub_text
 from tests.reference import ROOT
 
+SPREAD_OVER_WORKERS = True  # the per-exercise tests are independent: spread them under pytest-xdist
+
 IDS = [e.id for e in EXERCISES]
 
 

@@ -303,13 +303,14 @@ def check_dpo_step(ctx: Context) -> dict:
             "update": directions @ delta}
 
 
+# The tensor checks take milliseconds: an infinite loop there is stopped after 10 s, not 30.
 CHECKS = (
     Check("sequence_logps", ("sequence_logps",), check_sequence_logps,
-          "summed response log-probs: shift, masking of prompt and padding, gradient", points=2),
+          "summed response log-probs: shift, masking of prompt and padding, gradient", points=2, timeout_s=10),
     Check("dpo_loss", ("dpo_loss",), check_dpo_loss,
-          "per-pair losses, detached rewards, gradients, stability at extreme margins", points=3),
+          "per-pair losses, detached rewards, gradients, stability at extreme margins", points=3, timeout_s=10),
     Check("dpo_loss_variants", ("dpo_loss",), check_dpo_loss_variants,
-          "label smoothing, IPO and hinge losses; unknown loss_type raises", points=1),
+          "label smoothing, IPO and hinge losses; unknown loss_type raises", points=1, timeout_s=10),
     Check("dpo_step", ("dpo_step", "sequence_logps", "dpo_loss"), check_dpo_step,
           "two DPO steps on the tiny GPT-2 against a frozen reference", points=2, timeout_s=60),
 )
