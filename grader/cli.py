@@ -5,6 +5,8 @@
     rlhf-course lab dpo          open the exercise as a notebook in JupyterLab
     rlhf-course models           build/show the tiny models and where they are cached
     rlhf-course device           which device the course uses, and why
+    rlhf-course quiz             the course quiz in the terminal, explained; --answers FILE grades a sheet
+    rlhf-course capstone ...     the whole RLHF loop on the tiny GPT-2: feedback, reward model, PPO, DPO
     rlhf-course figures          re-run lessons/figures/*.py to regenerate the figures (maintainers)
     rlhf-course nbgrader COURSE  write an nbgrader course from solutions/ (instructors)
 
@@ -251,6 +253,45 @@ def cmd_lab(args) -> int:
     return lab.launch(root, [registry.get(i).stub for i in ids])
 
 
+def cmd_quiz(args) -> int:
+    """Ask the quiz (or grade an answer sheet) and explain every option; exit 0 iff every answer is right."""
+    import json
+
+    from grader import quiz
+    from grader.terminal import Terminal
+
+    try:
+        chosen = quiz.select(args.lesson)
+    except quiz.AnswerError as exc:
+        usage_error(str(exc))
+    if args.json and args.answers is None:
+        usage_error("--json grades an answer sheet: give it with --answers FILE (or --answers - for standard input)")
+    out = Terminal(sys.stdout)
+    if args.answers is None:
+        graded = quiz.ask(chosen, out)
+    else:
+        try:
+            text = sys.stdin.read() if args.answers == "-" else Path(args.answers).read_text(encoding="utf-8")
+            graded = quiz.grade(chosen, quiz.parse_sheet(text, chosen))
+        except OSError as exc:
+            usage_error(f"cannot read the answer sheet {args.answers}: {exc.strerror or exc}")
+        except UnicodeDecodeError:
+            usage_error(f"{args.answers} is not a text file")
+        except quiz.AnswerError as exc:
+            usage_error(f"{'standard input' if args.answers == '-' else args.answers}: {exc}")
+        if args.json:
+            print(json.dumps({"right": sum(g.right for g in graded), "total": len(graded),
+                              "questions": [g.to_dict() for g in graded]}, indent=1, ensure_ascii=False))
+            return 0 if all(g.right for g in graded) else 1
+        for n, g in enumerate(graded, 1):
+            out.line()
+            for line in [*quiz.question_lines(g.question, n, len(graded)), *quiz.explanation_lines(g, out.paint)]:
+                out.line(line)
+    out.line()
+    out.line(quiz.score_line(graded))
+    return 0 if all(g.right for g in graded) else 1
+
+
 # --- maintainer commands (need a clone of the course) -------------------------------------------
 
 
@@ -294,17 +335,27 @@ def cmd_figures(args) -> int:
     return figures(_clone_root() / "lessons" / "figures", args.figures, check=args.check, jobs=args.jobs, prog=PROG)
 
 
+def _assignment_ids(ids: list[str]) -> list[str]:
+    """nbgrader assignments: exercise ids and the quiz, as asked, or every exercise and then the quiz."""
+    from grader.quiz import ASSIGNMENT
+
+    if not ids:
+        return [*registry.BY_ID, ASSIGNMENT]
+    _exercise_ids([i for i in ids if i != ASSIGNMENT])  # an unknown id: a one-line error
+    return list(dict.fromkeys(ids))
+
+
 def cmd_nbgrader(args) -> int:
     _needs("nbgrader", "instructor")
     from grader.nbgrader_course import CourseError, points_table, write_course
 
     if args.points:  # every positional is an exercise id
         args.exercises = [args.course_dir, *args.exercises] if args.course_dir else args.exercises
-        print(points_table(_exercise_ids(args.exercises)))
+        print(points_table(_assignment_ids(args.exercises)))
         return 0
     if not args.course_dir:
         args.parser.error("give the COURSE_DIR to write, e.g. `nbgrader my-course` (or --points)")
-    ids = _exercise_ids(args.exercises)
+    ids = _assignment_ids(args.exercises)
     try:
         written = write_course(Path(args.course_dir), ids, _clone_root(), args.course_id, args.hidden_tests)
     except CourseError as exc:
@@ -371,6 +422,14 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("exercises", nargs="*", metavar="EXERCISE", help="only these exercises (default: all)")
         t.set_defaults(func=func)
 
+    text = "the course quiz: questions from every lesson, each option explained"
+    q = sub.add_parser("quiz", help=text, description=text + ". Asks in the terminal, or grades an answer sheet "
+                       "(one '<question id> <letters>' per line, or a JSON object). Exit code 0 iff every answer is right.")
+    q.add_argument("--lesson", metavar="ID", help="only this lesson's questions, e.g. ppo")
+    q.add_argument("--answers", metavar="FILE", help="grade this answer sheet instead of asking ('-': standard input)")
+    q.add_argument("--json", action="store_true", help="print a machine-readable report (with --answers)")
+    q.set_defaults(func=cmd_quiz)
+
     text = "re-run lessons/figures/*.py to regenerate the lessons' PNGs (maintainers)"
     f = sub.add_parser("figures", help=text, description=text + "; each script writes <name>.png beside itself.")
     f.add_argument("figures", nargs="*", metavar="NAME", help="only these scripts, e.g. dpo_losses")
@@ -382,13 +441,18 @@ def build_parser() -> argparse.ArgumentParser:
     n = sub.add_parser("nbgrader", help=text, description=text + "; then run the stock nbgrader commands, "
                        "see guides/instructors.md. Rewrites nbgrader_config.py and source/<id>/<id>.ipynb only.")
     n.add_argument("course_dir", nargs="?", metavar="COURSE_DIR", help="the nbgrader course directory")
-    n.add_argument("exercises", nargs="*", metavar="EXERCISE", help="exercise ids (default: all)")
+    n.add_argument("exercises", nargs="*", metavar="ASSIGNMENT",
+                   help="exercise ids, or quiz for the course quiz (default: every exercise and the quiz)")
     n.add_argument("--hidden-tests", action="store_true",
                    help="hide each grade cell's grade call from learners (nbgrader hidden tests)")
     n.add_argument("--course-id", default="rlhf-course", help="nbgrader's course id (default: rlhf-course)")
     n.add_argument("--points", action="store_true",
                    help="only print each grade cell's points (positional arguments are then exercise ids)")
     n.set_defaults(func=cmd_nbgrader, parser=n)
+
+    from grader.capstone.cli import add_parser as add_capstone  # torch-free, like this module
+
+    add_capstone(sub, parents=[on_device])
     return p
 
 

@@ -42,11 +42,13 @@ class Exercise:
 
 
 EXERCISES: tuple[Exercise, ...] = (
+    Exercise("sft", "Supervised fine-tuning"),
     Exercise("reward_model", "Reward models from human preferences"),
     Exercise("ppo", "PPO with a KL-penalised reward"),
     Exercise("dpo", "Direct Preference Optimization"),
     Exercise("rlaif", "An AI judge for RLAIF"),
     Exercise("rag", "Retrieval-augmented generation"),
+    Exercise("pal", "Program-aided language models"),
 )
 BY_ID = {e.id: e for e in EXERCISES}
 

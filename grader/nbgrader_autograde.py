@@ -42,6 +42,7 @@ from traitlets import Bool, Float, Unicode
 
 from grader.engine.judge import Outcome
 from grader.exercises import BY_ID
+from grader.quiz import ASSIGNMENT as QUIZ
 
 PROBLEMS_FILE = "autograde_problems.csv"
 PROBLEM_FIELDS = ["time", "assignment", "student", "notebook", "problem"]
@@ -109,7 +110,7 @@ def inspect_submission(assignment: str, student: str, notebooks: list[str], **_)
         *_, student, assignment, _ = Path(notebooks[0]).parts
     clear_problems(assignment, student)
     names = [os.path.basename(n) for n in notebooks]
-    if assignment in BY_ID and f"{assignment}.ipynb" not in names:
+    if (assignment in BY_ID or assignment == QUIZ) and f"{assignment}.ipynb" not in names:
         record_problem(assignment, student, f"{assignment}.ipynb",
                        f"no {assignment}.ipynb was submitted (found: {', '.join(names) or 'nothing'}); scored 0")
     for path in notebooks:
@@ -289,10 +290,23 @@ class SandboxedGrade(NbGraderPreprocessor):
                          "`rlhf-course nbgrader` on this course again", path)
         return judge.load(assignment)
 
+    def _grade_quiz(self, nb) -> tuple[dict[str, Outcome], str | None]:
+        from grader import quiz_notebook
+
+        order = quiz_notebook.read_order(_course_root())
+        if order is None:
+            self.log.warning("secret_references/%s is missing: grading the quiz in the public order of its options, "
+                             "which students can look up; run `rlhf-course nbgrader` on this course again",
+                             quiz_notebook.ORDER_FILE)
+            order = {q.id: list(range(len(q.options))) for q in quiz_notebook.QUESTIONS}
+        return quiz_notebook.outcomes(nb, order), None
+
     def _grade(self, nb, assignment: str, notebook: str, student: str) -> tuple[dict[str, Outcome], str | None]:
         from grader.engine.sandbox import SandboxUnavailable
         from grader.engine.supervisor import ExecutorFailed, grade
 
+        if assignment == QUIZ:  # answers are data: read, never run (grader.quiz_notebook)
+            return self._grade_quiz(nb)
         if assignment not in BY_ID:
             return {}, f"{assignment} is not an exercise of this course; not graded"
         submitted = _course_root() / "submitted" / student / assignment

@@ -164,10 +164,18 @@ def _refuse_released_solutions(folder: Path) -> None:
 
 def write_course(course_dir: Path, exercises: list[str], root: Path, course_id: str = "rlhf-course",
                  hidden_tests: bool = False) -> list[Path]:
-    """Write (or refresh) the config and ``source/<id>/<id>.ipynb`` for each exercise; return the paths."""
+    """Write (or refresh) the config and ``source/<id>/<id>.ipynb`` for each exercise (and the quiz, when
+    ``exercises`` names it: ``grader.quiz_notebook``); return the paths."""
+    from grader import quiz_notebook
+    from grader.quiz import ASSIGNMENT as QUIZ
+
+    with_quiz, exercises = QUIZ in exercises, [e for e in exercises if e != QUIZ]
     notebooks = {e: assignment_notebook(e, root, hidden_tests) for e in exercises}  # fail before writing
+    if with_quiz:
+        quiz_order = quiz_notebook.course_order(course_dir)
+        notebooks[QUIZ] = quiz_notebook.assignment_notebook(quiz_order)
     course_dir.mkdir(parents=True, exist_ok=True)
-    for e in exercises:
+    for e in notebooks:
         _refuse_released_solutions(course_dir / "source" / e)
     config = course_dir / "nbgrader_config.py"
     config.write_text(config_text(course_id), encoding="utf-8")
@@ -178,7 +186,10 @@ def write_course(course_dir: Path, exercises: list[str], root: Path, course_id: 
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, target)
         written.append(target)
-    written += write_secret_references(course_dir, exercises)
+    if with_quiz:
+        written.append(quiz_notebook.write_order(course_dir, quiz_order))
+    if exercises:
+        written += write_secret_references(course_dir, exercises)
     return written
 
 
@@ -220,8 +231,15 @@ def points_table(exercises: list[str]) -> str:
     """The grade cells of each assignment and their points, as a Markdown table."""
     from grader.checking import checks_module
 
+    from grader.quiz import ASSIGNMENT as QUIZ
+    from grader.quiz_questions import QUESTIONS
+
     rows = ["| assignment | grade cell | points | what it checks |", "| --- | --- | --- | --- |"]
     for e in exercises:
+        if e == QUIZ:
+            rows += [f"| {e} | check_{q.id} | 1 | question on {q.lesson} |" for q in QUESTIONS]
+            rows.append(f"| {e} | **total** | **{len(QUESTIONS)}** | |")
+            continue
         checks = checks_module(e).CHECKS
         rows += [f"| {e} | {check_grade_id(c.name)} | {c.points} | {c.description} |" for c in checks]
         rows.append(f"| {e} | **total** | **{sum(c.points for c in checks)}** | |")

@@ -22,7 +22,7 @@ import pytest
 from grader.exercises import EXERCISES
 
 ROOT = Path(__file__).resolve().parent.parent
-LESSONS_IN_COURSE_ORDER = ["rl_for_lms", "sft", "kl_divergence", "reward_model", "ppo", "dpo", "rlaif", "rag"]
+LESSONS_IN_COURSE_ORDER = ["rl_for_lms", "sft", "kl_divergence", "reward_model", "ppo", "dpo", "rlaif", "rag", "pal", "reasoning", "cheaper_models", "capstone"]
 ARTIFACTS = ROOT / "test-artifacts" / "site"
 DESKTOP, PHONE = 1400, 390  # px: the widths the browser test reads every page at
 
@@ -133,7 +133,7 @@ def article(site: Path, page: str) -> str:
 
 
 def test_every_lesson_exercise_and_guide_has_a_page(site):
-    expected = {"index.html", *(f"lessons/{p.stem}.html" for p in (ROOT / "lessons").glob("*.md")),
+    expected = {"index.html", "quiz.html", *(f"lessons/{p.stem}.html" for p in (ROOT / "lessons").glob("*.md")),
                 *(f"exercises/{e.id}.html" for e in EXERCISES),
                 *(f"guides/{p.stem}.html" for p in (ROOT / "guides").glob("*.md"))}
     assert "guides/checking.html" in expected
@@ -217,7 +217,9 @@ def test_the_repository_address_is_set_in_one_place(site):
         assert "@REPOSITORY@" not in (site / page).read_text(encoding="utf-8")
 
 
-TEX = re.compile(r"\\[()\[\]]|\\[A-Za-z]{2,}|\$[^$\s][^$]*[\\^_][^$]*\$")
+# Raw TeX: \( \[ delimiters, a command such as \beta, or $...$ with a sub/superscript. Not "\nAssistant:", a
+# newline escape in a code sample (a chat template).
+TEX = re.compile(r"\\[()\[\]]|\\(?!n[A-Z])[A-Za-z]{2,}|\$[^$\s][^$]*[\\^_][^$]*\$")
 
 
 def test_search_previews_show_formulas_as_text(site):
@@ -270,10 +272,11 @@ def test_home_lesson_and_exercise_are_two_clicks_apart(site):
 
 
 def _solution_lines(exercise) -> set[str]:
-    """Lines of the reference's solution regions that the stub does not also contain."""
+    """Lines of the reference's solution regions that the stub does not also contain (its spec may spell one out,
+    e.g. pal's "raise `SandboxUnavailable(result.message)`")."""
     solution = (ROOT / exercise.solution).read_text(encoding="utf-8")
     regions = re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", solution, re.S)
-    stub = {line.strip() for line in (ROOT / exercise.stub).read_text(encoding="utf-8").splitlines()}
+    stub = (ROOT / exercise.stub).read_text(encoding="utf-8").replace("`", "")
     return {s for region in regions for line in region.splitlines()
             if len(s := line.strip()) > 12 and s not in stub and not s.startswith("#")}
 
@@ -599,6 +602,53 @@ def test_code_blocks_have_copy_buttons_and_the_palette_toggles(site, chromium):
       return seen;
     })()""")
     assert set(schemes) == {"default", "slate"}, schemes
+
+
+def test_the_quiz_page_has_every_question_and_the_home_page_the_pipeline(site):
+    from grader.quiz import LETTERS, QUESTIONS, letters
+
+    page = article(site, "quiz.html")
+    quizzes = re.findall(r'<div class="quiz"[^>]*>(.*?)<section class="content hidden">(.*?)</section>', page, re.S)
+    assert len(quizzes) == len(QUESTIONS)
+    by_stem = {html.escape(q.stem[:50], quote=False): q for q in QUESTIONS}
+    for form, explained in quizzes:  # one source: the same letters, the same key
+        q = next(q for stem, q in by_stem.items() if stem in form)
+        marked = "".join(LETTERS[i] for i, tag in enumerate(re.findall(r'<input type="\w+" name="answer"[^>]*>', form))
+                         if "data-correct" in tag)
+        assert marked == letters(q), q.id
+        assert all(html.escape(o.why.split(".")[0][:40], quote=False) in explained for o in q.options), q.id
+    nav = (site / "index.html").read_text(encoding="utf-8")
+    assert nav.index('href="quiz.html"') > max(nav.index(f'href="lessons/{i}.html"') for i in LESSONS_IN_COURSE_ORDER)
+    home = article(site, "index.html")
+    boxes = re.findall(r'<div class="pipeline-box[^"]*">(.*?)</div>', home, re.S)
+    linked = set(re.findall(r'href="lessons/(\w+)\.html', "".join(boxes)))
+    assert len(boxes) >= 4 and {"sft", "reward_model", "ppo", "dpo", "rlaif", "rag"} <= linked, linked
+
+
+@pytest.mark.browser
+def test_the_quiz_reveals_an_explanation_offline(site, chromium):
+    """Answer one question wrongly on the quiz page: it is marked, and every option's explanation shows."""
+    from grader.quiz import QUESTIONS, letters
+
+    browser, base = chromium
+    _set_width(browser, DESKTOP)
+    browser.goto(base + "quiz.html")
+    q = next(q for q in QUESTIONS if len(letters(q)) == 1)
+    wrong = next(i for i, o in enumerate(q.options) if not o.correct)
+    assert browser.wait_until("document.querySelectorAll('.quiz').length > 0", timeout=10)
+    state = f"[...document.querySelectorAll('.quiz')].find(e => e.textContent.includes({json.dumps(q.stem[:50])}))"
+    hidden = browser.evaluate(f"{state}.querySelector('section.content').offsetParent === null")
+    browser.evaluate(f"{state}.querySelectorAll('input[name=answer]')[{wrong}].click()")
+    assert browser.wait_until(f"{state}.querySelector('section.content').offsetParent !== null", timeout=5)
+    shown = browser.evaluate(f"""(() => {{ const quiz = {state};
+      return {{text: quiz.querySelector('section.content').innerText,
+               wrong: quiz.querySelectorAll('.wrong').length, right: quiz.querySelectorAll('.correct').length}}; }})()""")
+    assert hidden and shown["wrong"] == 1 and shown["right"] >= 1, shown
+    assert all(" ".join(o.why.split()[:5]) in " ".join(shown["text"].split()) for o in q.options), shown["text"]
+    browser.evaluate(f"{state}.scrollIntoView()")
+    browser.screenshot(ARTIFACTS / "quiz-answered.png")
+    assert not browser.errors, browser.errors
+    assert not [u for u in browser.requests if not u.startswith(base) and urlsplit(u).scheme not in ("data", "blob")]
 
 
 def _search(browser, query: str) -> list[tuple[str, str]]:

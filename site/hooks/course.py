@@ -8,7 +8,10 @@
   offered for download, as it is (``.py``) and as a notebook (``.ipynb``, made here with jupytext).
 - The navigation is the course order: each lesson, numbered, followed by its exercise. Each lesson
   opens with a box linking to its exercise and ends with "Now do the exercise"; each exercise links
-  back to its lesson and ends with the next lesson. The home page's course map is generated here.
+  back to its lesson and ends with the next lesson. The home page's course map is generated here, and
+  its pipeline map (``pipeline_map.py``).
+- The quiz page is made from the quiz's one source, ``grader/quiz_questions.py`` (``quiz_page.py``), for
+  the mkdocs-quiz plugin; it follows the lessons in the navigation.
 - The repository's address is ``extra.repository`` in mkdocs.yml, and only there: the hook puts it
   in the footer and wherever a page says ``@REPOSITORY@``.
 - Figures become ``<figure>``s with one caption style ("Figure N."), review questions one style.
@@ -37,10 +40,13 @@ from mkdocs.structure.files import File
 
 from grader.exercises import EXERCISES
 from grader.mathjax import MathJaxMissing, mathjax_source
+from pipeline_map import pipeline_map  # beside this file (mkdocs puts a hook's folder on the path)
+from quiz_page import PAGE as QUIZ_PAGE, quiz_markdown
 
 ROOT = Path(__file__).resolve().parents[2]  # the course clone
 COURSE_SECTION = "Course"
 COURSE_MAP_MARKER = "<!-- course map -->"
+PIPELINE_MAP_MARKER = "<!-- pipeline map -->"
 REPOSITORY_MARKER = "@REPOSITORY@"
 MATHJAX_DEST = "assets/mathjax"
 LESSON_SEARCH_BOOST = 3  # a lesson about X ranks above an exercise that mentions X often
@@ -156,6 +162,7 @@ def on_config(config):
     # The nav interleaves: lesson 1, (its exercise), lesson 2, ... so "Next" follows the course.
     section[COURSE_SECTION] = [{title: f"{'lessons' if kind == 'lesson' else 'exercises'}/{i}.md"}
                                for kind, i, title in _course_pages(config)]
+    config["nav"].append({"Quiz": QUIZ_PAGE})  # after the lessons: made from grader/quiz_questions.py
     guides = sorted((ROOT / "guides").glob("*.md"))
     if guides:
         config["nav"].append({"Guides": [f"guides/{p.name}" for p in guides]})
@@ -179,6 +186,7 @@ def on_files(files, config):
         files.append(File.generated(config, f"exercises/{e.id}.md", content=exercise_markdown(stub)))
         files.append(File.generated(config, f"exercises/{stub.name}", content=stub.read_text(encoding="utf-8")))
         files.append(File.generated(config, f"exercises/{stub.stem}.ipynb", content=exercise_notebook(stub)))
+    files.append(File.generated(config, QUIZ_PAGE, content=quiz_markdown(_lesson_ids(config), _lesson_title)))
     return files
 
 
@@ -253,9 +261,11 @@ def on_page_markdown(markdown, page, config, files):
                _box("tip", "The end", "This was the course's last exercise. Well done."))
         return f"{markdown.rstrip()}\n\n{end}\n"
     if page.file.src_uri == "index.md":
-        if COURSE_MAP_MARKER not in markdown:
-            raise PluginError(f"site/docs/index.md: the course map goes where {COURSE_MAP_MARKER} is")
-        return markdown.replace(COURSE_MAP_MARKER, _course_map(config))
+        for marker in (COURSE_MAP_MARKER, PIPELINE_MAP_MARKER):
+            if marker not in markdown:
+                raise PluginError(f"site/docs/index.md: the {marker[5:-4]} goes where {marker} is")
+        return (markdown.replace(COURSE_MAP_MARKER, _course_map(config))
+                .replace(PIPELINE_MAP_MARKER, pipeline_map(_lesson_ids(config))))
     return markdown
 
 
