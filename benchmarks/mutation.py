@@ -1,4 +1,4 @@
-"""Mutation testing of every grader (grader/mutation.py): prints, per exercise, the mutants killed, the survivors
+"""Mutation testing of every grader (grader/course/mutation.py): prints, per exercise, the mutants killed, the survivors
 judged equivalent (tests/mutants/<id>.txt) and the others, and the kill rate of the non-equivalent ones.
 
     python benchmarks/mutation.py                 # every exercise
@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from grader.engine.supervisor import Executor  # noqa: E402
 from grader.exercises import EXERCISES  # noqa: E402
-from grader.mutation import equivalents, misleading, mutants, run  # noqa: E402
+from grader.course.mutation import equivalents, misleading, mutants, run  # noqa: E402
 
 
 def main() -> None:

@@ -313,7 +313,7 @@ def _needs(module: str, extra: str) -> None:
 
 def cmd_stubs(args) -> int:
     _needs("nbgrader", "instructor")
-    from grader.stubs import write_stubs
+    from grader.course.stubs import write_stubs
 
     for path in write_stubs(_clone_root(), _exercise_ids(args.exercises)):
         print(f"wrote {path}")
@@ -322,7 +322,7 @@ def cmd_stubs(args) -> int:
 
 def cmd_refs(args) -> int:
     _clone_root()
-    from grader.refs import write
+    from grader.course.refs import write
 
     for exercise in _exercise_ids(args.exercises):
         print(f"wrote {write(exercise)}")
@@ -330,7 +330,7 @@ def cmd_refs(args) -> int:
 
 
 def cmd_figures(args) -> int:
-    from grader.figures import main as figures
+    from grader.course.figures import main as figures
 
     return figures(_clone_root() / "lessons" / "figures", args.figures, check=args.check, jobs=args.jobs, prog=PROG)
 
@@ -347,7 +347,7 @@ def _assignment_ids(ids: list[str]) -> list[str]:
 
 def cmd_nbgrader(args) -> int:
     _needs("nbgrader", "instructor")
-    from grader.nbgrader_course import CourseError, points_table, write_course
+    from grader.course.nbgrader_course import CourseError, points_table, write_course
 
     if args.points:  # every positional is an exercise id
         args.exercises = [args.course_dir, *args.exercises] if args.course_dir else args.exercises

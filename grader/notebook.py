@@ -13,7 +13,7 @@ on. Elsewhere (no safe ``fork``) the check runs in the kernel itself.
 
 This is self-assessment in the learner's own kernel, which the learner controls. Instructor grading
 never comes here: nbgrader's autograde grades each submission through the sandboxed executor from a
-trusted process (``grader.nbgrader_autograde``) and does not execute the grade cells at all.
+trusted process (``grader.course.nbgrader_autograde``) and does not execute the grade cells at all.
 """
 
 from __future__ import annotations

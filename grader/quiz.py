@@ -5,7 +5,7 @@
     rlhf-course quiz --answers sheet.txt    grade an answer sheet (``-`` reads standard input); --json too
 
 The questions are ``grader.quiz_questions.QUESTIONS``, the quiz's one source: the website's quiz page
-and the nbgrader assignment ``quiz`` (``grader.quiz_notebook``) are made from it too. An answer sheet is
+and the nbgrader assignment ``quiz`` (``grader.course.quiz_notebook``) are made from it too. An answer sheet is
 one ``<question id> <letters>`` per line (``#`` starts a comment), or a JSON object of the same.
 Nothing here imports torch: the quiz starts at once.
 """

@@ -8,7 +8,7 @@ import pytest
 
 from grader.engine.supervisor import Executor
 from grader.exercises import EXERCISES
-from grader.mutation import equivalents, misleading, mutants, run, solution_lines
+from grader.course.mutation import equivalents, misleading, mutants, run, solution_lines
 
 IDS = [e.id for e in EXERCISES]
 SAMPLE = 6  # per exercise; the same every run

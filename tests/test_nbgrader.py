@@ -27,7 +27,7 @@ from grader.checking import checks_module
 from grader.engine.local import run_exercise
 from grader.exercises import EXERCISES
 from grader.learner import load_namespace
-from grader.nbgrader_course import CourseError, assignment_notebook, check_grade_id, write_course
+from grader.course.nbgrader_course import CourseError, assignment_notebook, check_grade_id, write_course
 from grader.notebook import GradeFailed, grade
 from tests.reference import ROOT, solution, with_mistake
 
@@ -406,7 +406,7 @@ def test_hard_coded_public_outputs_pass_at_home_and_score_zero_in_class(course, 
 @pytest.mark.parametrize("exercise", IDS)
 def test_the_course_judges_on_secret_inputs_that_keep_the_catalogue(course, exercise):
     from grader.engine import judge
-    from grader.nbgrader_course import secret_reference_path
+    from grader.course.nbgrader_course import secret_reference_path
 
     path = secret_reference_path(course["dir"], exercise)
     assert path.stat().st_mode & 0o077 == 0 and not list((course["dir"] / "release").rglob("*.npz"))

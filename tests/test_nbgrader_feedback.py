@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 import nbformat
 import pytest
 
-from grader.nbgrader_feedback import MATHJAX_DIR, mathjax_files
+from grader.course.nbgrader_feedback import MATHJAX_DIR, mathjax_files
 from tests.reference import ROOT
 
 # One worker under pytest-xdist: both files read the session's nbgrader course (tests/conftest.py).

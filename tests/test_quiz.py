@@ -172,7 +172,7 @@ def test_hidden_asserts_agree_with_the_key():
     """Stock nbgrader executes the hidden tests: with the right answers they pass, with a wrong one they fail."""
     import random
 
-    from grader.quiz_notebook import assignment_notebook, draw_order, reordered
+    from grader.course.quiz_notebook import assignment_notebook, draw_order, reordered
 
     order = draw_order(random.Random(0))
     nb = assignment_notebook(order)
@@ -189,7 +189,7 @@ def _answered(release, order, answer_of) -> str:
     """The released notebook with each answer cell filled in by ``answer_of(question as shown)``."""
     import nbformat
 
-    from grader.quiz_notebook import reordered, variable
+    from grader.course.quiz_notebook import reordered, variable
 
     nb = copy.deepcopy(release)
     by_variable = {variable(q): reordered(q, order[q.id]) for q in QUESTIONS}
@@ -205,8 +205,8 @@ def test_the_quiz_assignment_grades_a_right_and_a_wrong_sheet(tmp_path):
     import nbformat
     from nbgrader.api import Gradebook
 
-    from grader.nbgrader_course import write_course
-    from grader.quiz_notebook import read_order
+    from grader.course.nbgrader_course import write_course
+    from grader.course.quiz_notebook import read_order
 
     course = tmp_path / "course"
     write_course(course, ["quiz"], ROOT)  # what `rlhf-course nbgrader COURSE quiz` does

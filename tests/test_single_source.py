@@ -7,7 +7,7 @@ from grader.engine import judge
 from grader.engine.judge import close
 from grader.tolerances import tolerance
 from grader.exercises import EXERCISES
-from grader.stubs import stub_text
+from grader.course.stubs import stub_text
 from tests.reference import ROOT
 
 SPREAD_OVER_WORKERS = True  # the per-exercise tests are independent: spread them under pytest-xdist
@@ -36,7 +36,7 @@ def test_stub_has_no_solution(exercise):
 
 @pytest.mark.parametrize("exercise", IDS)
 def test_stored_references_are_fresh(exercise):
-    from grader.refs import compute
+    from grader.course.refs import compute
 
     judge.load.cache_clear()
     stored = judge.load(exercise)

@@ -335,7 +335,7 @@ WRITES = "from pathlib import Path\nPath(__file__).with_suffix('.png').write_byt
 
 
 def test_figures_command_reports_what_changed_and_keeps_old_pngs_on_failure(tmp_path):
-    from grader.figures import FigureError, regenerate
+    from grader.course.figures import FigureError, regenerate
 
     scripts = {"a": WRITES % "one", "b": WRITES % "two", "c": "raise SystemExit('boom: no data')",
                "d": "print('forgot to save')"}

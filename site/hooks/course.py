@@ -39,7 +39,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
 
 from grader.exercises import EXERCISES
-from grader.mathjax import MathJaxMissing, mathjax_source
+from grader.course.mathjax import MathJaxMissing, mathjax_source
 from pipeline_map import pipeline_map  # beside this file (mkdocs puts a hook's folder on the path)
 from quiz_page import PAGE as QUIZ_PAGE, quiz_markdown
 

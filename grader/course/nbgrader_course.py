@@ -21,7 +21,7 @@ import nbformat
 
 from grader import __version__
 from grader.exercises import EXERCISES, get
-from grader.stubs import read_solution
+from grader.course.stubs import read_solution
 
 LOCAL_CONFIG = "nbgrader_config_local.py"
 
@@ -112,7 +112,7 @@ c.CourseDirectory.course_id = {course_id!r}
 # guides/instructors.md first). Each check has its own time limit (at most {longest:g} s here);
 # c.SandboxedGrade.timeout_scale or RLHF_COURSE_TIMEOUT_SCALE multiplies them.
 c.Autograde.autograde_preprocessors = [
-    "grader.nbgrader_autograde.SandboxedGrade",
+    "grader.course.nbgrader_autograde.SandboxedGrade",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -123,7 +123,7 @@ c.Autograde.autograde_preprocessors = [
 # One bad submission cannot stop the batch: NormalizeSubmission repairs old, odd or stripped nbgrader metadata,
 # puts deleted grade cells back (with a note) and drops attachments before nbgrader's own steps see them.
 c.Autograde.sanitize_preprocessors = [
-    "grader.nbgrader_autograde.NormalizeSubmission",
+    "grader.course.nbgrader_autograde.NormalizeSubmission",
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
@@ -133,22 +133,22 @@ c.Autograde.sanitize_preprocessors = [
 c.OverwriteCells.add_missing_cells = False  # NormalizeSubmission does it, without nbgrader's KeyError on odd notebooks
 # Submissions that need a look (unreadable, repaired, timed out, crashed) go to autograde_problems.csv, and
 # `nbgrader export` adds them to the grades CSV as a needs_attention column: never mistaken for a real zero.
-from grader.nbgrader_autograde import inspect_submission  # noqa: E402
+from grader.course.nbgrader_autograde import inspect_submission  # noqa: E402
 
 c.Autograde.pre_convert_hook = inspect_submission
-c.ExportApp.plugin_class = "grader.nbgrader_autograde.ExportWithProblems"
+c.ExportApp.plugin_class = "grader.course.nbgrader_autograde.ExportWithProblems"
 
 # Feedback shows the autograded notebook; remove hidden tests from it (a no-op without --hidden-tests).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "grader.nbgrader_feedback.ClearHiddenTests",  # nbgrader's, without its warning under HTML export
+    "grader.course.nbgrader_feedback.ClearHiddenTests",  # nbgrader's, without its warning under HTML export
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 # Feedback math renders offline: each page loads MathJax 2 from a copy written beside it (about 2 MB),
 # feedback/<student>/<assignment>/mathjax/; hand students the whole folder. `nbgrader release_feedback`
 # carries the .html alone: for students who fetch feedback that way, point
 # c.FeedbackHTMLExporter.mathjax_url at a MathJax 2 they can reach (then nothing is copied).
-c.GenerateFeedback.exporter_class = "grader.nbgrader_feedback.FeedbackHTMLExporter"
+c.GenerateFeedback.exporter_class = "grader.course.nbgrader_feedback.FeedbackHTMLExporter"
 
 load_subconfig({LOCAL_CONFIG!r})  # noqa: F821
 '''
@@ -165,8 +165,8 @@ def _refuse_released_solutions(folder: Path) -> None:
 def write_course(course_dir: Path, exercises: list[str], root: Path, course_id: str = "rlhf-course",
                  hidden_tests: bool = False) -> list[Path]:
     """Write (or refresh) the config and ``source/<id>/<id>.ipynb`` for each exercise (and the quiz, when
-    ``exercises`` names it: ``grader.quiz_notebook``); return the paths."""
-    from grader import quiz_notebook
+    ``exercises`` names it: ``grader.course.quiz_notebook``); return the paths."""
+    from grader.course import quiz_notebook
     from grader.quiz import ASSIGNMENT as QUIZ
 
     with_quiz, exercises = QUIZ in exercises, [e for e in exercises if e != QUIZ]
@@ -206,7 +206,7 @@ def write_secret_references(course_dir: Path, exercises: list[str], log=print) -
     import secrets
 
     from grader.engine import judge
-    from grader.refs import write
+    from grader.course.refs import write
 
     existing = sorted((course_dir / SECRET_DIR).glob("*.npz"))
     variant = judge.load_file(existing[0]).variant if existing else secrets.randbelow(2**31 - 2) + 1

@@ -11,7 +11,7 @@ exactly what an nbgrader student would receive. For the learner working in Jupyt
 - each demo cell that needs a function still to be written (or a value a skipped demo computes) under
   ``with demo():``, which says which function is missing instead of stopping the notebook.
 
-None of this reaches nbgrader: its assignments are made from ``solutions/`` (``grader.nbgrader_course``).
+None of this reaches nbgrader: its assignments are made from ``solutions/`` (``grader.course.nbgrader_course``).
 ``rlhf-course stubs`` rewrites ``exercises/``; a test fails when a committed stub drifts from this output.
 """
 

@@ -2,7 +2,7 @@
 
 MathJax 2.7.9 as the ``jupyter-server-mathjax`` package ships it (a dependency in pyproject.toml; the
 copy Jupyter itself serves offline): HTML-CSS and SVG output, STIX-Web web fonts only. The website
-(site/hooks/course.py) and nbgrader feedback pages (grader/nbgrader_feedback.py) copy from here, so
+(site/hooks/course.py) and nbgrader feedback pages (grader/course/nbgrader_feedback.py) copy from here, so
 their math renders with no network.
 """
 

@@ -1,15 +1,15 @@
 """nbgrader feedback pages whose math renders offline, and hidden tests removed without a warning.
 
-Both are named in the course's ``nbgrader_config.py`` (grader/nbgrader_course.py writes it):
+Both are named in the course's ``nbgrader_config.py`` (grader/course/nbgrader_course.py writes it):
 
-    c.GenerateFeedback.exporter_class = "grader.nbgrader_feedback.FeedbackHTMLExporter"
-    c.GenerateFeedback.preprocessors = [..., "grader.nbgrader_feedback.ClearHiddenTests", ...]
+    c.GenerateFeedback.exporter_class = "grader.course.nbgrader_feedback.FeedbackHTMLExporter"
+    c.GenerateFeedback.preprocessors = [..., "grader.course.nbgrader_feedback.ClearHiddenTests", ...]
 
 **Math.** nbgrader's feedback template calls nbconvert's ``{{ mathjax() }}`` macro with no argument, so
 its pages load MathJax from the macro's default, a CDN, whatever ``HTMLExporter.mathjax_url`` says: with
 no internet they show raw ``$...$``. ``FeedbackHTMLExporter`` is nbconvert's HTMLExporter with its own
 ``mathjax.html.j2`` (a Jinja loader tried before nbconvert's templates), whose macro defaults to the
-exporter's ``mathjax_url``: by default ``mathjax/MathJax.js``, a copy of MathJax 2.7.9 (grader/mathjax.py)
+exporter's ``mathjax_url``: by default ``mathjax/MathJax.js``, a copy of MathJax 2.7.9 (grader/course/mathjax.py)
 that each page gets in its own folder, feedback/<student>/<assignment>/mathjax/, written while nbgrader
 converts the page (so nbgrader then gives it the page's permissions). Only what this configuration can
 load is copied, about 2 MB in 186 files: TeX input, HTML-CSS output with the STIX-Web web fonts (the only
@@ -41,7 +41,7 @@ from nbconvert.exporters import HTMLExporter
 from nbgrader.preprocessors import ClearHiddenTests as _ClearHiddenTests
 from traitlets import List, default
 
-from grader.mathjax import mathjax_source
+from grader.course.mathjax import mathjax_source
 
 MATHJAX_DIR = "mathjax"  # beside each feedback page
 MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"  # the combined configuration the package ships
@@ -137,7 +137,7 @@ class FeedbackHTMLExporter(HTMLExporter):
         output, resources = super().from_notebook_node(nb, resources, **kw)
         if f'src="{escape(self.mathjax_url)}"' not in output:
             self.log.warning("This feedback template does not load MathJax through nbconvert's mathjax() "
-                             "macro: its math may need the network (grader/nbgrader_feedback.py)")
+                             "macro: its math may need the network (grader/course/nbgrader_feedback.py)")
         elif is_local(self.mathjax_url):
             self._bring_mathjax(resources)
         return output, resources

@@ -10,7 +10,7 @@ the hidden tests, so the key is not in it. The questions and their explanations 
 ``rlhf-course quiz`` show them), so each course shows every question's options in an order of its own, drawn
 once and kept in ``secret_references/``: the letters of the public key are not this course's answers.
 
-How it is graded. The course's autograde (``grader.nbgrader_autograde.SandboxedGrade``) runs nothing the
+How it is graded. The course's autograde (``grader.course.nbgrader_autograde.SandboxedGrade``) runs nothing the
 student wrote: it reads each ``answer_<id> = "..."`` assignment from the notebook's code as a literal and
 grades it here, so no submission can fake its score (an object equal to every string, say). Stock nbgrader,
 which executes the notebook, runs the hidden asserts instead; both grade against the same key.
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import nbformat
 
-from grader.nbgrader_course import SECRET_DIR
+from grader.course.nbgrader_course import SECRET_DIR
 from grader.quiz import ASSIGNMENT, LETTERS, AnswerError, lesson_title, letters, normalise
 from grader.quiz_questions import QUESTIONS, Question
 

@@ -281,7 +281,7 @@ class SandboxedGrade(NbGraderPreprocessor):
         """The course's secret expected observations (``rlhf-course nbgrader`` wrote them); the public ones, with a
         warning, for a course written before there were secret ones."""
         from grader.engine import judge
-        from grader.nbgrader_course import secret_reference_path
+        from grader.course.nbgrader_course import secret_reference_path
 
         path = secret_reference_path(_course_root(), assignment)
         if path.exists():
@@ -291,7 +291,7 @@ class SandboxedGrade(NbGraderPreprocessor):
         return judge.load(assignment)
 
     def _grade_quiz(self, nb) -> tuple[dict[str, Outcome], str | None]:
-        from grader import quiz_notebook
+        from grader.course import quiz_notebook
 
         order = quiz_notebook.read_order(_course_root())
         if order is None:
@@ -305,7 +305,7 @@ class SandboxedGrade(NbGraderPreprocessor):
         from grader.engine.sandbox import SandboxUnavailable
         from grader.engine.supervisor import ExecutorFailed, grade
 
-        if assignment == QUIZ:  # answers are data: read, never run (grader.quiz_notebook)
+        if assignment == QUIZ:  # answers are data: read, never run (grader.course.quiz_notebook)
             return self._grade_quiz(nb)
         if assignment not in BY_ID:
             return {}, f"{assignment} is not an exercise of this course; not graded"

@@ -45,13 +45,15 @@ def meta(exercise: str, variant: int = 0) -> dict:
         "at_most": dict(getattr(module, "AT_MOST", {})),
         # observations compared more loosely than the device's tolerance (rtol, atol), with the reason in the module
         "tolerance": {k: list(v) for k, v in getattr(module, "TOLERANCE", {}).items()},
+        # observations that are strings (judge.encode_text), shown as text; only where a module has them
+        **({"text": sorted(module.TEXT_OBSERVATIONS)} if getattr(module, "TEXT_OBSERVATIONS", None) else {}),
     }
 
 
 def compute(exercise: str, variant: int = 0) -> Reference:
     """The observations of the reference and of every catalogued mistake, on the inputs of ``variant`` (0: the
     public ones shipped in the package; another number: a course's secret inputs, ``rlhf-course nbgrader``)."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # the clone: this file is in grader/course/
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     from tests.reference import mistakes, solution, with_mistake  # a clone of the course only
