@@ -772,6 +772,44 @@ _AS_WRITTEN: tuple[Question, ...] = (
             no("A stale source: prefer newer documents.", "Its date is not the problem."),
         ),
     ),
+    # --- the capstone --------------------------------------------------------------------------------
+    Question(
+        "capstone_zero_gradient", "capstone",
+        "A script trains its policy with loss = -reward_model(decode(policy.generate(prompts))).mean(). "
+        "What does the optimizer do with this loss?",
+        (
+            yes("Nothing useful: no gradient reaches the policy through sampled token ids, so the reward term "
+                "has zero gradient; the reward must enter as a weight on log π_θ of the sampled tokens (policy "
+                "gradient, e.g. PPO).",
+                "Sampling picks discrete ids and the reward model reads ids or decoded text: there is no "
+                "differentiable path from the score back to θ. The score-function identity "
+                "∇E[R] = E[R ∇log π_θ(y)] is the reward's only route."),
+            no("It raises the reward, only more slowly than PPO.",
+               "With zero gradient it does not move the policy towards the reward at all."),
+            no("It raises the reward but lets the KL to the reference run away.",
+               "Adding a KL term gives the optimizer the KL's gradient only, which pulls the policy back to "
+               "the reference; the reward still has none."),
+            no("It works if the reward model is put in eval mode.",
+               "Eval mode turns off dropout; it creates no gradient path through sampling."),
+        ),
+    ),
+    Question(
+        "capstone_trust_gain", "capstone",
+        "After PPO the capstone's report shows the reward model's score up a lot, the task's own "
+        "preference_score flat, and a large KL. What is the likeliest reading?",
+        (
+            yes("The policy found errors of the reward model (reward hacking): trust a gain only where both "
+                "columns rise; raise β or improve the reward model.",
+                "The reward model is a learned proxy; a policy optimised hard against it drifts (large KL) "
+                "towards what the proxy overrates."),
+            no("A success: the reward model's score is what matters.",
+               "It is what PPO optimised, not what you wanted; the task score is the truth here."),
+            no("The KL estimator is broken, since KL should stay at 0.",
+               "KL is 0 only for the reference itself; a trained policy must move away from it."),
+            no("DPO would show the same numbers, since it uses the same reward model.",
+               "DPO trains on the preference pairs directly and uses no reward model."),
+        ),
+    ),
 )
 
 
