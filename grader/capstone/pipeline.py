@@ -77,6 +77,9 @@ def run(cfg: RunConfig, command: str = "rlhf-course capstone run") -> dict:
     from grader.capstone.policy import format_prompt, load_policy
     from grader.tiny_models import load_bert
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # save_pretrained's "Writing model shards" bar, for one tiny shard: noise
     start, load_before = time.perf_counter(), load_average()
     FeedbackStore(cfg.db).close()  # a bad database is reported before anything is loaded or sampled
     torch.manual_seed(cfg.seed)
