@@ -50,6 +50,9 @@ class Check:
     points: int = 1
     timeout_s: float = 30.0
     calls: tuple[str, ...] = ()  # other graded functions it calls but does not grade: it says "fix X first"
+    # What the judge says when no catalogued mistake matches and the difference is no sign or scale; None: "recheck
+    # the formula" (judge.GENERIC_HINT), which does not fit a check with no formula (tokenizing, padding, a loop).
+    generic_hint: str | None = None
 
 
 class CheckFailed(Exception):

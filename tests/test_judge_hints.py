@@ -105,3 +105,30 @@ def test_a_mistake_of_another_shape_is_evidence_not_a_crash():
     slip = {"value": np.array([1.0, 2.0, 3.0, 4.0]), "grad": np.array(GRAD)}  # one value too many
     out = verdict(reference({"slip": slip}), value=slip["value"], grad=GRAD)
     assert out.mistake == "slip" and out.message == "mismatch in the value"
+
+
+def test_string_observations_are_shown_as_text_from_their_first_difference():
+    meta = {"checks": [{"name": "f", "functions": ["f"], "points": 1, "timeout_s": 1.0, "description": ""}],
+            "mistakes": {}, "observations": {"program": "the program"}, "text": ["program"]}
+    program = "x = 1\n" * 20 + "print(x)"
+    ref = judge.Reference(meta, {"f": {"program": judge.encode_text(program)}}, {"f": {}})
+    out = verdict(ref, program=judge.encode_text(program.replace("print(x)", "print(y)")))
+    first = program.index("print(x)") + 6
+    assert out.expected.startswith("…'") and "print(x)'" in out.expected and "print(y)'" in out.got
+    assert f"character {first}" in out.hint
+    assert verdict(ref, program=judge.encode_text(None)).got == "None"
+    assert judge.decode_text(judge.encode_text("é" * 600)) == "é" * 512 + "…"  # cut at 1024 bytes, said so
+    # not a string (a tampered executor): shown as numbers, never a crash
+    bad = judge.encode_text(program)
+    bad[3] = 300.0
+    out = verdict(ref, program=bad)
+    assert out.status == "fail" and out.expected.startswith("shape")
+
+
+def test_a_check_with_no_formula_gives_its_own_words_for_an_unexplained_difference():
+    ref = reference({})
+    ref.meta["checks"][0]["generic_hint"] = "compare the padded rows with the rules"
+    ref = judge.Reference(ref.meta, ref.expected, ref.mistakes)
+    assert verdict(ref, value=[1.0, 2.0, 9.0], grad=GRAD).hint == "compare the padded rows with the rules"
+    assert "factor, 2" in verdict(ref, value=[2.0, 4.0, 6.0], grad=GRAD).hint  # what the evidence shows comes first
+    assert verdict(reference({}), value=[1.0, 2.0, 9.0], grad=GRAD).hint == judge.GENERIC_HINT

@@ -37,7 +37,8 @@ def meta(exercise: str, variant: int = 0) -> dict:
     return {
         "variant": variant,
         "checks": [{"name": c.name, "functions": list(c.functions), "calls": list(c.calls), "points": c.points, "timeout_s": c.timeout_s,
-                    "description": c.description} for c in module.CHECKS],
+                    "description": c.description, **({"generic_hint": c.generic_hint} if c.generic_hint else {})}
+                   for c in module.CHECKS],
         "mistakes": {m: asdict(mistake) for m, mistake in module.MISTAKES.items()},
         "observations": dict(getattr(module, "OBSERVATIONS", {})),
         # observations judged by a lower bound, not by equality (outcomes that differ between correct code)

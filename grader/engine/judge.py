@@ -75,6 +75,7 @@ class CheckInfo:
     timeout_s: float
     description: str
     calls: tuple[str, ...] = ()  # other graded functions it calls without grading them (for "fix X first")
+    generic_hint: str = ""  # the check's own words for an unexplained difference ("" : GENERIC_HINT)
 
 
 class Reference:
@@ -83,7 +84,7 @@ class Reference:
     def __init__(self, meta: dict, expected: dict, mistakes: dict):
         self.meta, self.expected, self.mistakes = meta, expected, mistakes
         self.checks = [CheckInfo(c["name"], tuple(c["functions"]), c["points"], c["timeout_s"], c["description"],
-                                 tuple(c.get("calls", ()))) for c in meta["checks"]]
+                                 tuple(c.get("calls", ())), c.get("generic_hint", "")) for c in meta["checks"]]
         self.by_name = {c.name: c for c in self.checks}
 
     @property
@@ -114,6 +115,11 @@ class Reference:
     @property
     def bounded(self) -> set[str]:
         return {*self.at_least, *self.at_most}
+
+    @property
+    def text(self) -> set[str]:
+        """Observations that are strings (``encode_text``): shown as text, not as byte codes."""
+        return set(self.meta.get("text", ()))
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         arrays = {"meta": np.array(json.dumps(self.meta, sort_keys=True))}
@@ -211,10 +217,66 @@ def show_pair(expected: np.ndarray, got: np.ndarray, rtol: float, atol: float, l
     return render(e), render(g)
 
 
-def generic_hint(got: np.ndarray, expected: np.ndarray) -> str:
+# --- strings as observations -----------------------------------------------------------------------
+
+TEXT_BYTES = 1024  # the longest string an observation holds; a longer one is cut (its length still counts)
+
+
+def encode_text(x: str | None, width: int = TEXT_BYTES) -> np.ndarray:
+    """A string as an observation, (1 + width,) float64: its length in UTF-8 bytes (-1 for None), then the bytes,
+    -1 beyond. A check returns it for a string; the judge shows it back as text (``Reference.text``)."""
+    out = np.full(1 + width, -1.0)
+    if x is not None:
+        raw = np.frombuffer(x.encode("utf-8"), dtype=np.uint8)
+        out[0] = raw.size
+        out[1:1 + min(raw.size, width)] = raw[:width]
+    return out
+
+
+def decode_text(a: np.ndarray) -> str | None:
+    """The string ``encode_text`` encoded (cut strings end with "…"); ValueError for anything else (a tampered
+    executor's observation)."""
+    a = as_float(a).reshape(-1)
+    if a.size < 1 or not np.isfinite(a).all() or a[0] != np.round(a[0]) or a[0] < -1:
+        raise ValueError("not an encoded string")
+    if a[0] == -1:
+        return None
+    n = int(min(a[0], a.size - 1))
+    raw = a[1:1 + n]
+    if not ((raw >= 0) & (raw <= 255) & (raw == np.round(raw))).all():
+        raise ValueError("not an encoded string")
+    return bytes(raw.astype(np.uint8)).decode("utf-8", "replace") + ("…" if a[0] > n else "")
+
+
+def show_text_pair(expected: np.ndarray, got: np.ndarray, width: int = 100) -> tuple[str, str, int]:
+    """Expected and got strings as Python literals, from a little before their first difference; and where that
+    difference is (a character index)."""
+    e, g = decode_text(expected), decode_text(got)
+    if e is None or g is None:
+        first = 0
+    else:
+        first = next((i for i, (x, y) in enumerate(zip(e, g)) if x != y), min(len(e), len(g)))
+    start = max(0, first - 30)
+
+    def render(s: str | None) -> str:
+        if s is None:
+            return "None"
+        cut = s[start:start + width]
+        return ("…" if start else "") + repr(cut) + ("…" if len(s) > start + width else "")
+
+    return render(e), render(g), first
+
+
+def text_hint(first: int) -> str:
+    return (f"the text differs from character {first} on (shown from a little before it): compare it, character by "
+            f"character, with the rules the exercise states")
+
+
+def generic_hint(got: np.ndarray, expected: np.ndarray, otherwise: str = "") -> str:
     """When no catalogued mistake matches, say what kind of difference it is, and only what the evidence shows:
     a sign or a scale needs at least two nonzero elements with one consistent ratio (for a single number any
-    two values have "a ratio", and it says nothing about the cause)."""
+    two values have "a ratio", and it says nothing about the cause). ``otherwise``: the check's own words for what is
+    left (``CheckInfo.generic_hint``), else GENERIC_HINT."""
     g, e = as_float(got).reshape(-1), as_float(expected).reshape(-1)
     if g.shape == e.shape and np.isfinite(g).all():
         nz = np.abs(e) > 1e-6 * max(np.abs(e).max(), 1e-30)
@@ -225,7 +287,7 @@ def generic_hint(got: np.ndarray, expected: np.ndarray) -> str:
                 return "the sign is flipped"
             if consistent and abs(ratio[0]) > 1e-6 and not np.isclose(ratio[0], 1, rtol=1e-3):
                 return f"every value is off by the same factor, {ratio[0]:.4g} (a sum vs a mean, or a missing scale?)"
-    return GENERIC_HINT
+    return otherwise or GENERIC_HINT
 
 
 GENERIC_HINT = "recheck the formula against the lesson; the values are not off by a simple sign or scale"
@@ -298,11 +360,16 @@ def verdict(exercise: str, check_name: str, reply: dict, device_type: str, ref: 
     key = wrong[0]
     out.message = f"mismatch in {ref.descriptions.get(key, key)}"
     out.expected, out.got = show_pair(expected[key], observed[key], *ref.tolerance(key, device_type))
+    out.hint = generic_hint(observed[key], expected[key], check.generic_hint)
+    if key in ref.text:
+        try:
+            out.expected, out.got, first = show_text_pair(expected[key], observed[key])
+            out.hint = text_hint(first)
+        except ValueError:
+            pass  # not a string after all (a tampered reply): shown as numbers
     mistake_id = match_mistake(ref, check, observed, set(wrong), device_type)
     if mistake_id:
         out.mistake, out.hint = mistake_id, mistake_hint(ref, check, mistake_id)
-        return out
-    out.hint = generic_hint(observed[key], expected[key])
     return out
 
 
