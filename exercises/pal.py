@@ -58,8 +58,9 @@ from grader.pal_data import LM_ENV, load_completions, load_examples, load_lm, lo
 # ## 1. The few-shot prompt
 #
 # The prompt is `PREAMBLE`, then each worked example formatted with `EXAMPLE` (its question and its program, both
-# stripped of surrounding whitespace), in the order given, then the new question formatted with `QUERY`. The model
-# continues after `QUERY`: it writes the code block itself.
+# stripped of surrounding whitespace), in the order given, then the new question, stripped too, formatted with
+# `QUERY`. The parts follow one another with nothing between them (`PREAMBLE` and `EXAMPLE` end with their own blank
+# line). The model continues after `QUERY`: it writes the code block itself.
 
 # %%
 PREAMBLE = ("Solve each question with a Python program. Define solution(), return the answer as a number, "
@@ -88,15 +89,20 @@ with demo():
 # `extract_program(completion)` returns the program a completion holds, or `None`:
 #
 # 1. the first *closed* fenced block (a line starting with three backticks, the code, a line of three backticks)
-#    whose language tag is empty, `python`, `py` or `python3` (any case); blocks tagged otherwise (`text`,
-#    `output`) are skipped; the code is what lies between the fence lines;
-# 2. failing that, a bare function: from the first line that starts with `def solution(` through the lines after
-#    it that are blank or indented (the function ends at the first line that is neither);
+#    whose language tag is empty, `python`, `py` or `python3` (any case: `Python` too); blocks tagged otherwise
+#    (`text`, `output`) are skipped; the code is what lies between the fence lines. A fence starts at the start of
+#    its line (an indented ```` ``` ```` opens nothing), and a fence never closed holds no block;
+# 2. failing that, a bare function: from the first line that starts with `def solution(` (at the start of the
+#    line: an indented one inside prose is not a program) through the lines after it that are blank or indented
+#    (the function ends at the first line that is neither);
 # 3. failing that, `None`.
 #
 # A model that follows the examples often defines `solution()` and stops, without calling it. When the program
-# defines `solution` (a line starting with `def solution(`) and no other line calls `solution()`, append a line
-# `print(solution())`. Return the program with trailing whitespace stripped (before any appended call).
+# defines `solution` (a line starting with `def solution(`) and no other line calls it (contains the text
+# `solution()`; a comment that mentions "the solution" calls nothing), append a line `print(solution())`. Return the
+# program with trailing whitespace stripped (before any appended call); leading whitespace stays, it is the first
+# line's indentation. Blank lines and trailing spaces are not graded: `print(solution())` may follow the program
+# directly or after a blank line.
 
 # %%
 def extract_program(completion: str) -> str | None:
@@ -116,10 +122,12 @@ with demo():
 # ## 3. Reading the answer
 #
 # `parse_answer(stdout)` reads the answer from what the program printed: the last non-blank line, stripped.
-# No such line, or the line `None` (a `solution()` that never returned), is no answer: `None`. Otherwise, with
-# commas removed (thousands separators: `2,334`), a line that `float()` reads as a finite number is that number,
-# rounded to 6 decimals (`66.00000000000001` is `66.0`; `42` and `42.0` are the same answer); `nan` and `inf` are
-# no answer (`None`); any other line is returned as the stripped string.
+# No such line, or the line `None` (a `solution()` that never returned; `None ` too, once stripped), is no answer:
+# `None`. Otherwise, with commas removed (thousands separators: `2,334`), a line that `float()` reads as a finite
+# number is that number as a float, rounded to 6 decimals (`66.00000000000001` is `66.0`, `16.857142857142858` is
+# `16.857143`); `42` and `42.0` are the same answer, so the int `42` for a whole number is accepted too. `nan` and
+# `inf` are no answer (`None`). Any other line is returned as it stands, stripped: the commas are removed only to
+# read a number (`yes, 42 apples` stays `yes, 42 apples`).
 
 # %%
 def parse_answer(stdout: str) -> float | str | None:

@@ -1,9 +1,10 @@
 """Alternative correct PAL implementations: a line-by-line fence scanner instead of a regex, the ast module to
-find a call of solution(), explicit nan and inf tests, a dict vote with an explicit first-seen order, a report
-built from counts."""
+find a call of solution(), a regex with strict closing fences and the call appended without a blank line, explicit
+nan and inf tests, a dict vote with an explicit first-seen order, a report built from counts."""
 
 import ast
 import math
+import re
 
 from grader.engine.programs import ProgramError, ProgramLimits, run
 from grader.engine.sandbox import SandboxUnavailable
@@ -57,6 +58,23 @@ def extract_program_scanner(completion):
     if any(line.startswith("def solution(") for line in program.splitlines()) and not _calls_solution(program):
         program = program + "\n\nprint(solution())"
     return program
+
+
+def extract_program_call_directly(completion):
+    """A closing fence must be exactly three backticks, and the call follows the program without a blank line."""
+    fence = re.compile(r"^```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+    program = next((m[2] for m in fence.finditer(completion) if m[1].lower() in ("", "python", "py", "python3")),
+                   None)
+    if program is None:
+        bare = re.search(r"^def solution\(.*(?:\n(?:[ \t].*|[ \t]*))*", completion, re.MULTILINE)
+        if bare is None:
+            return None
+        program = bare[0]
+    lines = program.rstrip().splitlines()
+    if any(line.startswith("def solution(") for line in lines) and not any(
+            "solution()" in line for line in lines if not line.startswith("def solution(")):
+        lines.append("print(solution())")
+    return "\n".join(lines)
 
 
 def parse_answer_decimal(stdout):
@@ -124,7 +142,7 @@ def accuracy_report_counts(predictions, answers):
 
 ALTERNATIVES = {
     "build_prompt": [build_prompt_join],
-    "extract_program": [extract_program_scanner],
+    "extract_program": [extract_program_scanner, extract_program_call_directly],
     "parse_answer": [parse_answer_decimal],
     "run_program": [run_program_explicit],
     "majority_vote": [majority_vote_dict],
