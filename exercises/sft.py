@@ -51,14 +51,17 @@ IGNORE_INDEX = -100  # the label of a position that is not predicted: F.cross_en
 # the `response` the model should write. Tokenize the two **separately** and concatenate the ids: prompt,
 # then response, then `tokenizer.eos_token_id`, which teaches the model to stop. (Tokenizing the joined
 # text can merge the last prompt token with the first response token, and then no position marks the
-# boundary exactly.) Tokenize the response with `add_special_tokens=False`, so that a tokenizer that adds
-# a BOS token puts it at the start of the prompt only.
+# boundary exactly.) Tokenize the prompt as the model sees it, `tokenizer(prompt)`, with the special tokens
+# the tokenizer adds, and the response with `add_special_tokens=False`, so that a tokenizer that adds a BOS
+# token puts it at the start of the prompt only. The EOS is `eos_token_id` even where a tokenizer has a pad
+# token of its own (GPT-2 has none, and is given EOS as one; Llama's tokenizers have both).
 #
-# Return a dict of three lists of ints of the same length:
+# Return a dict of three lists of ints (1-D integer tensors are accepted too) of the same length:
 #
 # * `input_ids`: the concatenated ids, cut to the first `max_length` (what does not fit is the end of the
 #   response, EOS first; a cut response has no EOS, since the text did not end there);
-# * `labels`: the same ids, with `IGNORE_INDEX` (-100) at every prompt position;
+# * `labels`: the same ids, with `IGNORE_INDEX` (-100) at every prompt position (its special tokens and its
+#   last token included);
 # * `attention_mask`: all 1.
 #
 # If the prompt alone has `max_length` tokens or more, no response token fits: raise a `ValueError`.
@@ -77,11 +80,12 @@ check("build_example")  # grades your build_example as `rlhf-course check sft` d
 # %% [markdown]
 # ## 2. A padded batch
 #
-# `collate` right-pads the examples to the longest one and returns three `(B, T)` tensors of dtype
-# `torch.long`: `input_ids` padded with `pad_token_id`, `attention_mask` 0 on padding, and `labels`
-# `IGNORE_INDEX` on padding. GPT-2 has no pad token and is given EOS as one (`pad_token_id == eos_token_id`),
-# so the labels must be padded by position, never by comparing ids with `pad_token_id`: the real EOS that
-# ends each response is a label, the padding after it is not.
+# `collate` right-pads the examples to the longest one (`T` is its length) and returns three `(B, T)` tensors
+# of dtype `torch.long`, row `b` holding `examples[b]` (keep their order; do not change the examples):
+# `input_ids` padded with `pad_token_id`, `attention_mask` 0 on padding, and `labels` `IGNORE_INDEX` on
+# padding. GPT-2 has no pad token and is given EOS as one (`pad_token_id == eos_token_id`), so the labels must
+# be padded by position, never by comparing ids with `pad_token_id`: the real EOS that ends each response is
+# a label, the padding after it is not.
 
 # %%
 def collate(examples: list[dict], pad_token_id: int) -> dict[str, torch.Tensor]:
@@ -100,18 +104,21 @@ check("collate")  # grades your collate as `rlhf-course check sft` does
 # The logits at position $t$ predict the token at $t + 1$: score `logits[:, :-1]` against `labels[:, 1:]`.
 # Average the cross-entropy over **every target token of the batch** (the positions whose label is not
 # `IGNORE_INDEX`), not per sequence first: this is what Hugging Face models return for `labels`. Compute it
-# in at least float32 (`logits.float()` for float16 or bfloat16 logits; float64 stays float64).
+# in at least float32: `logits.float()` for float16 or bfloat16 logits (the loss is then float32); float32
+# logits give a float32 loss and float64 logits a float64 one. Do not write into `labels` (it is the caller's
+# batch; `labels[:, 1:]` is a view of it).
 #
-# A batch with no target token has no mean: `F.cross_entropy` would return NaN and a NaN gradient that
-# silently ruins the weights at the next optimizer step. Raise a `ValueError` instead.
+# A batch with no target token at all has no mean: `F.cross_entropy` would return NaN and a NaN gradient that
+# silently ruins the weights at the next optimizer step. Raise a `ValueError` then, and only then: a row
+# without targets (a response cut away) next to rows with targets adds nothing to the mean and raises nothing.
 
 # %%
 def sft_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean next-token cross-entropy over the target tokens of the batch.
 
-    logits: (B, T, V) from a causal LM; labels: (B, T), IGNORE_INDEX where nothing is predicted.
-    Returns: a scalar, in at least float32 (float32 for float16 or bfloat16 logits).
-    Raises: ValueError when no label of labels[:, 1:] is a target.
+    logits: (B, T, V) from a causal LM; labels: (B, T), IGNORE_INDEX where nothing is predicted (left unchanged).
+    Returns: a scalar: float32 for float16, bfloat16 or float32 logits, float64 for float64 logits.
+    Raises: ValueError when no label of labels[:, 1:] in the whole batch is a target (a row without one is fine).
     """
     # YOUR CODE HERE
     raise NotImplementedError()
@@ -144,11 +151,12 @@ with demo():
 #
 # `batch` holds `input_ids`, `attention_mask` and `labels`, each `(B, T)` on the model's device, as `collate`
 # makes them (the grader also pads a row on the left: the attention mask says where the padding is). Write
-# `sft_step` so that it puts the model in train mode, zeroes old gradients, runs the model on `input_ids` and
-# `attention_mask`, computes `sft_loss`, back-propagates, clips the gradient norm to `max_grad_norm`
-# (`torch.nn.utils.clip_grad_norm_`), and takes one optimizer step. Return a dict with `loss` (a Python
-# float: the loss of this batch before the update) and `tokens` (a Python int: the number of target tokens
-# the loss averaged over).
+# `sft_step` so that it puts the model in train mode, zeroes old gradients first (the model may come with
+# gradients from an earlier backward), runs the model on `input_ids` and `attention_mask`, computes `sft_loss`
+# once on the whole batch (or takes the model's own loss from `labels=`, which is the same per-token mean),
+# back-propagates, clips the gradient norm to `max_grad_norm` (`torch.nn.utils.clip_grad_norm_`), and takes one
+# optimizer step. Return a dict with `loss` (a Python float: the loss of this batch before the update) and
+# `tokens` (a Python int: the number of target tokens the loss averaged over).
 
 # %%
 def sft_step(model, optimizer, batch: dict, max_grad_norm: float = 1.0) -> dict:

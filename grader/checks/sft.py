@@ -1,11 +1,14 @@
 """Checks for the SFT exercise (``solutions/sft.py``).
 
 Inputs are chosen to separate mistakes: a prompt that ends inside a word (tokenizing prompt + response as one
-text moves the boundary), truncation that cuts the response, fits exactly, or leaves one token; batches of
-unequal lengths with padding where the pad id is the EOS id; prompts of different lengths; position-dependent,
-non-square logits (a missing or doubled shift shows), bfloat16 and extreme logits; a training step on the tiny
-GPT-2 that starts in eval mode with stale gradients, clips (max_grad_norm below the gradient's norm), and has a
-left-padded row (so the attention mask matters) and a target at position 0 (which nothing predicts).
+text moves the boundary), truncation that cuts the response, fits exactly, or leaves one token; a Llama-like
+tokenizer (a BOS token, and BOS, EOS and pad tokens of their own); batches of unequal lengths with padding where
+the pad id is the EOS id, and with a pad id that is no token of theirs; prompts of different lengths;
+position-dependent, non-square logits (a missing or doubled shift shows) with a row that fills every position
+(its last label is a target); bfloat16, float16, float64 and extreme logits; a batch where one row has no target;
+a training step on the tiny GPT-2 that starts in eval mode with stale gradients, clips (max_grad_norm below the
+gradient's norm), and has a left-padded row (so the attention mask matters) and a target at position 0 (which
+nothing predicts). The caller's examples and labels must come back unchanged.
 """
 
 from __future__ import annotations
@@ -47,6 +50,19 @@ MISTAKES: dict[str, Mistake] = {
     "long_prompt_accepted": Mistake("build_example", "raise a ValueError when the prompt alone has max_length tokens "
                                     "or more: no response token fits, and an example without targets hides the "
                                     "problem"),
+    "prompt_mask_one_short": Mistake("build_example", "mask every prompt position, the last one too: the first "
+                                     "len(prompt_ids) labels are -100 (a label on the last prompt token trains the "
+                                     "model to write the prompt; the first target is the first response token)"),
+    "prompt_length_without_special_tokens": Mistake("build_example", "count the prompt as it is tokenized, with its "
+                                                    "special tokens: len(tokenizer(prompt)['input_ids']). Counting it "
+                                                    "with add_special_tokens=False misses the BOS, so the last prompt "
+                                                    "token is left as a target"),
+    "prompt_without_special_tokens": Mistake("build_example", "tokenize the prompt with the tokenizer's special tokens "
+                                             "(tokenizer(prompt)): a tokenizer that adds a BOS token puts it at the "
+                                             "start of the prompt; only the response gets add_special_tokens=False"),
+    "eos_from_pad_token": Mistake("build_example", "end the response with tokenizer.eos_token_id, not pad_token_id: "
+                                  "they are one token only where the pad token was set to EOS (GPT-2); a tokenizer "
+                                  "with its own pad token would teach the model to end with padding"),
     # collate
     "labels_masked_by_pad_id": Mistake("collate", "pad the labels by position (append -100 for each padding "
                                        "position): comparing ids with pad_token_id also masks the real EOS that "
@@ -64,6 +80,15 @@ MISTAKES: dict[str, Mistake] = {
                                             "copying input_ids into the labels puts the prompt back into the loss"),
     "examples_padded_in_place": Mistake("collate", "build new lists (list(e['input_ids']) + padding): extending the "
                                         "examples' lists changes the caller's data"),
+    "padded_past_longest": Mistake("collate", "pad to the length of the longest example, no further: T = max(len(e["
+                                   "'input_ids']) for e in examples) (its EOS is already in it)"),
+    "ids_padded_with_zero": Mistake("collate", "pad input_ids with the pad_token_id the function is given, not 0: 0 is "
+                                    "a real token of the vocabulary, and the caller chose the pad id"),
+    "attention_mask_padded_with_pad_id": Mistake("collate", "pad the attention mask with 0 whatever the pad id is: "
+                                                 "pad_token_id belongs in input_ids only; the mask holds 1 (attend) "
+                                                 "and 0 (padding)"),
+    "examples_reordered": Mistake("collate", "keep the examples in the order given: row i of the batch is "
+                                  "examples[i] (sorting them by length breaks the caller's pairing of rows and data)"),
     # sft_loss
     "no_shift": Mistake("sft_loss", "logits at position t predict the token at t+1: score logits[:, :-1] against "
                         "labels[:, 1:] (you scored each position's own token)"),
@@ -72,13 +97,33 @@ MISTAKES: dict[str, Mistake] = {
     "double_shift": Mistake("sft_loss", "shift once: logits[:, :-1] against labels[:, 1:] (you shifted twice, so "
                             "each position predicts the token two ahead)"),
     "mean_of_sequence_means": Mistake("sft_loss", "average over every target token of the batch at once; the mean of "
-                                      "per-sequence means weighs a short response's tokens more"),
+                                      "per-sequence means weighs a short response's tokens more (and a row without "
+                                      "targets makes its mean 0/0)"),
     "summed_over_tokens": Mistake("sft_loss", "divide by the number of target tokens: you summed the token losses "
                                   "(per sequence, averaged over the batch), so the loss grows with response length"),
     "mean_over_all_positions": Mistake("sft_loss", "divide by the number of target tokens, not by every position: "
                                        "masked positions add 0 to the sum but must not count in the mean"),
-    "cross_entropy_in_bf16": Mistake("sft_loss", "the cross-entropy ran in bfloat16 and only the result was cast: "
-                                     "upcast the logits (logits.float()) first"),
+    "summed_not_averaged": Mistake("sft_loss", "divide by the number of target tokens: you summed the token losses "
+                                   "of the whole batch (reduction='sum'); F.cross_entropy's default reduction='mean' "
+                                   "with ignore_index=-100 averages over the targets"),
+    "last_target_dropped": Mistake("sft_loss", "score all T-1 pairs, logits[:, :-1] against labels[:, 1:]: cutting one "
+                                   "more position drops the last column's target, the EOS of a row that fills the "
+                                   "batch"),
+    "cross_entropy_in_bf16": Mistake("sft_loss", "the cross-entropy ran in bfloat16 (or float16) and only the result "
+                                     "was cast: upcast the logits (logits.float()) first"),
+    "float16_not_upcast": Mistake("sft_loss", "upcast float16 logits too, not only bfloat16: logits.float() when "
+                                  "logits.dtype is torch.float16 or torch.bfloat16 (float16's log-softmax loses "
+                                  "precision too)"),
+    "float64_downcast": Mistake("sft_loss", "float64 logits stay float64: upcast only float16 and bfloat16 (an "
+                                "unconditional .float(), on the logits or on the loss, throws away float64's "
+                                "precision)"),
+    "labels_modified_in_place": Mistake("sft_loss", "do not write into labels: labels[:, 1:] is a view of the caller's "
+                                        "tensor, so replacing its -100s in place changes the batch the caller trains "
+                                        "on next; use ignore_index, or labels.clamp(min=0) / masked_fill, which return "
+                                        "new tensors"),
+    "empty_row_raises": Mistake("sft_loss", "raise only when the whole batch has no target token: a row without "
+                                "targets (a response cut away, an empty slot) adds nothing to the sum and nothing to "
+                                "the count, and the mean over the other rows is defined"),
     "log_of_softmax": Mistake("sft_loss", "log(softmax(x)) is log(0) = -inf where a probability underflows: use "
                               "log_softmax or F.cross_entropy on the logits"),
     "nll_on_logits": Mistake("sft_loss", "F.nll_loss expects log-probabilities: apply log_softmax first (or use "
@@ -90,6 +135,12 @@ MISTAKES: dict[str, Mistake] = {
                              "training (the model may come in eval mode)"),
     "no_zero_grad": Mistake("sft_step", "gradients accumulate across steps: call optimizer.zero_grad() before "
                             "loss.backward()"),
+    "zero_grad_after_step": Mistake("sft_step", "zero the gradients at the start of the step, before loss.backward(): "
+                                    "zeroing them after optimizer.step() lets the first update add whatever gradients "
+                                    "the model came with (here stale ones, as an earlier backward leaves them)"),
+    "mean_of_row_losses": Mistake("sft_step", "call sft_loss once, on the whole batch: the mean of per-row losses is "
+                                  "the mean of per-sequence means, which weighs a short response's tokens more than "
+                                  "the per-token mean"),
     "zero_grad_after_backward": Mistake("sft_step", "the step changed nothing: no gradient was left when "
                                         "optimizer.step() ran. The order is zero_grad, backward, clip, step"),
     "no_clipping": Mistake("sft_step", "clip the gradient norm after loss.backward() and before optimizer.step(): "
@@ -126,6 +177,9 @@ OBSERVATIONS = {
     "loss": "the loss",
     "grad_logits": "the gradient of the loss with respect to the logits",
     "loss_bf16": "the loss for bfloat16 logits, of the batch and of each row (computed in float32)",
+    "loss_fp16": "the loss for float16 logits, of the batch and of each row (computed in float32)",
+    "loss_fp64": "the loss for float64 logits",
+    "loss_empty_row": "the loss of a batch in which one row has no target",
     "loss_extreme": "the loss when a target's probability underflows in float32",
     "step_losses": "the loss returned by each step",
     "step_tokens": "the target-token count returned by each step",
@@ -168,12 +222,14 @@ def _split_word(g: torch.Generator, tokenizer, words: list[str]) -> tuple[str, s
             return w[:k], w[k:]
 
 
-def bos_tokenizer(tokenizer):
-    """A copy of ``tokenizer`` that starts every text with its BOS token unless add_special_tokens=False, as the
-    tokenizers of Llama and many chat models do (GPT-2's adds nothing)."""
+def llama_like_tokenizer(tokenizer):
+    """A copy of ``tokenizer`` with BOS, EOS and pad tokens of its own that starts every text with its BOS token
+    unless add_special_tokens=False, as the tokenizers of Llama and many chat models do (GPT-2's adds nothing, and
+    its one special token is BOS, EOS and pad at once)."""
     from tokenizers.processors import TemplateProcessing
 
     tokenizer = copy.deepcopy(tokenizer)
+    tokenizer.add_special_tokens({"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>"})
     tokenizer.backend_tokenizer.post_processor = TemplateProcessing(
         single=f"{tokenizer.bos_token} $A", special_tokens=[(tokenizer.bos_token, tokenizer.bos_token_id)])
     return tokenizer
@@ -181,18 +237,20 @@ def bos_tokenizer(tokenizer):
 
 def example_cases(ctx: Context, tokenizer) -> list[tuple[object, str, str, int]]:
     """(tokenizer, prompt, response, max_length): a word completed across the boundary (room to spare); a response
-    cut by truncation; an exact fit (EOS is the last token that fits); room for one response token only; a tokenizer
-    that adds BOS (the response must not get one)."""
+    cut by truncation; an exact fit (EOS is the last token that fits); room for one response token only; a Llama-like
+    tokenizer (the prompt starts with its BOS, the response gets none, EOS and pad are different tokens), with room
+    to spare and with the response cut after three tokens."""
     g = seeded(41)
     words = _corpus_words()
     head, tail = _split_word(g, tokenizer, words)
     cases = [(f"User: Finish the word.\n{_phrase(g, words, 3)} {head}", f"{tail} {_phrase(g, words, 4)}")]
-    for _ in range(4):
+    for _ in range(5):
         cases.append((f"User: {_phrase(g, words, 5)}?\nAssistant:", " " + _phrase(g, words, 6) + "."))
-    tokenizers = [tokenizer] * 4 + [bos_tokenizer(tokenizer)]
+    llama_like = llama_like_tokenizer(tokenizer)
+    tokenizers = [tokenizer] * 4 + [llama_like] * 2
     lengths = [(len(_ids(t, p)), len(_ids(t, r))) for t, (p, r) in zip(tokenizers, cases)]
     room = [lengths[0][0] + lengths[0][1] + 8, lengths[1][0] + lengths[1][1] - 2,  # EOS and two tokens cut
-            lengths[2][0] + lengths[2][1] + 1, lengths[3][0] + 1, lengths[4][0] + lengths[4][1] + 4]
+            lengths[2][0] + lengths[2][1] + 1, lengths[3][0] + 1, lengths[4][0] + lengths[4][1] + 4, lengths[5][0] + 3]
     return [(t, p, r, m) for t, (p, r), m in zip(tokenizers, cases, room)]
 
 
@@ -271,7 +329,15 @@ def _batch(ctx: Context, examples: list[dict], pad_token_id: int) -> list[torch.
         raise CheckFailed("collate must return a dict with input_ids, attention_mask and labels", got=repr(out)[:200])
     width = max(len(e["input_ids"]) for e in examples)
     for k in keys:
-        expect_tensor("collate", out[k], (len(examples), width), k)
+        v = out[k]
+        if isinstance(v, torch.Tensor) and v.dim() == 2 and v.shape[0] == len(examples) and v.shape[1] != width:
+            wider = v.shape[1] > width
+            raise CheckFailed(f"collate: {k} has {v.shape[1]} columns; the longest example has {width} tokens",
+                              expected=f"shape {(len(examples), width)}", got=f"shape {tuple(v.shape)}",
+                              hint=MISTAKES["padded_past_longest"].hint if wider else "pad every example to the "
+                              "longest one's length: no example is cut",
+                              mistake="padded_past_longest" if wider else None)
+        expect_tensor("collate", v, (len(examples), width), k)
         if out[k].dtype != torch.long:
             raise CheckFailed(f"collate: {k} must be a torch.long tensor", expected="torch.int64",
                               got=str(out[k].dtype), hint="torch.tensor(rows, dtype=torch.long): ids and labels are "
@@ -294,24 +360,35 @@ def check_collate(ctx: Context) -> dict:
 
 
 def loss_inputs(ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
-    """B=3, T=9, V=11: position-dependent logits; prompts of 2, 4 and 0 tokens; responses of 6, 3 and 7 labelled
-    tokens, so 6, 3 and 6 targets (the third row's label at position 0 is a token that nothing predicts); 1, 2 and 2
-    padding positions."""
+    """B=3, T=9, V=11: position-dependent logits; prompts of 2, 4 and 0 tokens; responses of 7, 3 and 7 labelled
+    tokens, so 7, 3 and 6 targets (the first row fills every position, so the last column holds a target, as the
+    longest row's EOS does in a right-padded batch; the third row's label at position 0 is a token that nothing
+    predicts); 0, 2 and 2 padding positions."""
     g = seeded(45)
     B, T, V = 3, 9, 11
     position_bias = torch.linspace(-2.0, 2.0, T).view(1, T, 1) * torch.linspace(1.0, -1.0, V).view(1, 1, V)
     logits = 2.0 * torch.randn(B, T, V, generator=g) + 3.0 * position_bias
     ids = torch.randint(0, V, (B, T), generator=g)
     labels = torch.full((B, T), IGNORE, dtype=torch.long)
-    for b, (prompt, response) in enumerate([(2, 6), (4, 3), (0, 7)]):
+    for b, (prompt, response) in enumerate([(2, 7), (4, 3), (0, 7)]):
         labels[b, prompt : prompt + response] = ids[b, prompt : prompt + response]
     return logits, labels
 
 
 def _loss(ctx: Context, logits: torch.Tensor, labels: torch.Tensor, what: str = "output",
           nonfinite_mistake: str | None = None) -> torch.Tensor:
-    """A finite scalar from sft_loss; ``nonfinite_mistake``: the catalogued slip that inf or NaN means here."""
-    out = ctx.call("sft_loss", logits, labels.to(ctx.device))
+    """A finite scalar from sft_loss on a copy of ``labels`` (on the logits' device), which must come back unchanged;
+    ``nonfinite_mistake``: the catalogued slip that inf or NaN means here."""
+    given, logits_before = labels.to(logits.device, copy=True), logits.detach().clone()
+    out = ctx.call("sft_loss", logits, given)
+    if not torch.equal(given.cpu(), labels.cpu()):
+        raise CheckFailed("sft_loss changed the labels it was given", expected="the labels unchanged",
+                          got="labels written into", hint=MISTAKES["labels_modified_in_place"].hint,
+                          mistake="labels_modified_in_place")
+    if not torch.equal(logits.detach(), logits_before):
+        raise CheckFailed("sft_loss changed the logits it was given", expected="the logits unchanged",
+                          got="logits written into", hint="compute on new tensors (logits - m, not logits -= m): "
+                          "the caller's logits belong to the model's graph and to the caller")
     if nonfinite_mistake is None:
         return expect_tensor("sft_loss", out, (), what)
     try:
@@ -322,6 +399,25 @@ def _loss(ctx: Context, logits: torch.Tensor, labels: torch.Tensor, what: str = 
         raise
 
 
+UPCAST_HINT = "upcast float16 and bfloat16 logits before the cross-entropy (logits.float()): the loss is float32"
+
+
+def _low_precision_losses(ctx: Context, logits: torch.Tensor, labels: torch.Tensor, dtype: torch.dtype,
+                          mistake: str | None) -> torch.Tensor:
+    """(1 + B,) losses of bfloat16 or float16 logits (what a model in half precision returns), the batch and each row
+    alone (several numbers, so that a half-precision slip shows in more than one); each must be at least float32.
+    ``mistake``: the catalogued slip that a half-precision result means for this dtype."""
+    low = logits.detach().to(dtype)
+    name = str(dtype).removeprefix("torch.")
+    lows = [_loss(ctx, x, y, f"output for {name} logits") for x, y in [(low, labels)] + [
+        (low[b : b + 1], labels[b : b + 1]) for b in range(low.shape[0])]]
+    if any(x.dtype not in (torch.float32, torch.float64) for x in lows):
+        raise CheckFailed(f"sft_loss: {name} logits must give a float32 loss", expected="torch.float32",
+                          got=str(lows[0].dtype), hint=MISTAKES[mistake].hint if mistake else UPCAST_HINT,
+                          mistake=mistake)
+    return torch.stack(lows).detach()
+
+
 def check_sft_loss(ctx: Context) -> dict:
     logits, labels = loss_inputs(ctx)
     logits = ctx.tensor(logits, requires_grad=True)
@@ -330,21 +426,37 @@ def check_sft_loss(ctx: Context) -> dict:
         raise CheckFailed("sft_loss: the loss carries no gradient", hint="do not detach the loss or compute it under "
                           "torch.no_grad(); training back-propagates through it")
     (grad,) = torch.autograd.grad(loss, [logits])
-    # bfloat16 logits (what a model in bf16 returns): the spec asks for the cross-entropy in float32. The batch and
-    # each row alone: several numbers, so that a bfloat16 slip shows in more than one.
-    low = logits.detach().to(torch.bfloat16)
-    lows = [_loss(ctx, x, y, "output for bfloat16 logits") for x, y in [(low, labels)] + [
-        (low[b : b + 1], labels[b : b + 1]) for b in range(low.shape[0])]]
-    if any(x.dtype not in (torch.float32, torch.float64) for x in lows):
-        raise CheckFailed("sft_loss: bfloat16 logits must give a float32 loss", expected="torch.float32",
-                          got=str(lows[0].dtype), hint=MISTAKES["cross_entropy_in_bf16"].hint)
+    # Half precision (the spec: compute in float32); float16 after bfloat16, so that upcasting only bfloat16 is named.
+    loss_bf16 = _low_precision_losses(ctx, logits, labels, torch.bfloat16, None)
+    loss_fp16 = _low_precision_losses(ctx, logits, labels, torch.float16, "float16_not_upcast")
+    # float64 stays float64 (on the CPU: not every device has float64).
+    loss_fp64 = _loss(ctx, logits.detach().cpu().double(), labels, "output for float64 logits")
+    if loss_fp64.dtype != torch.float64:
+        raise CheckFailed("sft_loss: float64 logits must give a float64 loss", expected="torch.float64",
+                          got=str(loss_fp64.dtype), hint=MISTAKES["float64_downcast"].hint, mistake="float64_downcast")
     # One target 150 nats below the best logit at its position: its softmax underflows to 0 in float32.
     extreme = logits.detach().clone()
     extreme[0, 3, labels[0, 4]] = extreme[0, 3].max() - 150.0
     loss_extreme = _loss(ctx, extreme, labels, "output when a target's probability underflows", "log_of_softmax")
+    # The second row loses its targets (only its position 0, which nothing predicts, keeps a label): the mean over
+    # the other rows' targets is defined, so no error.
+    partial = labels.clone()
+    partial[1] = IGNORE
+    partial[1, 0] = labels[2, 0]
+    try:
+        # NaN here is a per-row mean's 0/0
+        loss_empty_row = _loss(ctx, logits.detach(), partial, "output when one row has no target",
+                               "mean_of_sequence_means")
+    except LearnerError as exc:
+        if not isinstance(exc.__cause__, ValueError):
+            raise
+        raise CheckFailed("sft_loss raised ValueError for a batch in which one row has no target (the others have)",
+                          expected="the mean over the other rows' targets", got=str(exc.__cause__)[:200],
+                          hint=MISTAKES["empty_row_raises"].hint, mistake="empty_row_raises") from None
     _expect_empty_batch_error(ctx, logits.detach(), labels)
-    return {"loss": loss.detach(), "grad_logits": grad, "loss_bf16": torch.stack(lows).detach(),
-            "loss_extreme": loss_extreme.detach()}
+    return {"loss": loss.detach(), "grad_logits": grad, "loss_bf16": loss_bf16, "loss_fp16": loss_fp16,
+            "loss_fp64": loss_fp64.detach(), "loss_extreme": loss_extreme.detach(),
+            "loss_empty_row": loss_empty_row.detach()}
 
 
 def _expect_empty_batch_error(ctx: Context, logits: torch.Tensor, labels: torch.Tensor) -> None:
@@ -440,15 +552,24 @@ def check_sft_step(ctx: Context) -> dict:
 
 CHECKS = (
     Check("build_example", ("build_example",), check_build_example,
-          "token ids, labels (-100 on the prompt) and mask; the boundary, EOS, truncation; a too-long prompt raises",
-          points=2),
+          "token ids, labels (-100 on the prompt) and mask; the boundary, BOS, EOS, truncation; a too-long prompt "
+          "raises", points=2,
+          generic_hint="compare your ids and labels position by position (shown above) with the exercise's rules: "
+          "the prompt with its special tokens, then the response without them, then EOS; -100 on every prompt "
+          "position; the first max_length tokens"),
     Check("collate", ("collate",), check_collate,
           "right padding of ids, mask and labels (-100 on padding, the EOS kept when the pad id is the EOS id)",
-          points=1),
+          points=1,
+          generic_hint="compare the padded tensors position by position (shown above) with the exercise's rules: "
+          "the examples in their order, each on the right padded with pad_token_id in input_ids, 0 in "
+          "attention_mask and -100 in labels"),
     Check("sft_loss", ("sft_loss",), check_sft_loss,
-          "shifted, masked per-token mean cross-entropy and its gradient; bfloat16, extreme logits; no targets raises",
-          points=3),
+          "shifted, masked per-token mean cross-entropy and its gradient; half, float64 and extreme logits; a row "
+          "without targets; no targets raises", points=3),
     Check("sft_step", ("sft_step", "sft_loss"), check_sft_step,
           "three seeded steps on the tiny GPT-2: losses, token counts, updates (clipped), train mode",
-          points=2, timeout_s=60),
+          points=2, timeout_s=60,
+          generic_hint="compare your step with the order the exercise states: train mode, zero_grad, the forward "
+          "pass with the attention mask, sft_loss on the whole batch, backward, clip, step; return loss.item() "
+          "of this batch before the update and the number of targets"),
 )

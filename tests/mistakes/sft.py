@@ -13,16 +13,16 @@ sft_loss = REF["sft_loss"]
 # --- build_example ---------------------------------------------------------------------------
 
 def _build(tokenizer, prompt, response, max_length, *, eos=True, eos_label=True, prompt_label=IGNORE, extra_mask=0,
-           check_length=True, response_specials=False):
+           check_length=True, response_specials=False, prompt_specials=True, eos_id="eos_token_id"):
     """The reference with one slip at a time."""
-    prompt_ids = tokenizer(prompt)["input_ids"]
+    prompt_ids = tokenizer(prompt, add_special_tokens=prompt_specials)["input_ids"]
     if check_length and len(prompt_ids) >= max_length:
         raise ValueError("prompt too long")
     response_ids = tokenizer(response, add_special_tokens=response_specials)["input_ids"]
     response_labels = list(response_ids)
     if eos:
-        response_ids = response_ids + [tokenizer.eos_token_id]
-        response_labels = response_labels + [tokenizer.eos_token_id if eos_label else IGNORE]
+        response_ids = response_ids + [getattr(tokenizer, eos_id)]
+        response_labels = response_labels + [getattr(tokenizer, eos_id) if eos_label else IGNORE]
     ids = prompt_ids + response_ids
     if prompt_label is None:
         labels = prompt_ids + response_labels
@@ -94,15 +94,39 @@ def long_prompt_accepted(tokenizer, prompt, response, max_length):
     return _build(tokenizer, prompt, response, max_length, check_length=False)
 
 
+def prompt_mask_one_short(tokenizer, prompt, response, max_length):
+    out = _build(tokenizer, prompt, response, max_length)
+    n = len(tokenizer(prompt)["input_ids"])
+    out["labels"][n - 1] = out["input_ids"][n - 1]  # "-100 up to the last prompt token", one too few
+    return out
+
+
+def prompt_length_without_special_tokens(tokenizer, prompt, response, max_length):
+    out = _build(tokenizer, prompt, response, max_length)
+    n = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    out["labels"] = [IGNORE] * n + out["input_ids"][n:]
+    return out
+
+
+def prompt_without_special_tokens(tokenizer, prompt, response, max_length):
+    return _build(tokenizer, prompt, response, max_length, prompt_specials=False)
+
+
+def eos_from_pad_token(tokenizer, prompt, response, max_length):
+    return _build(tokenizer, prompt, response, max_length, eos_id="pad_token_id")
+
+
 # --- collate ---------------------------------------------------------------------------------
 
-def _pad(examples, pad_token_id, *, label_pad=IGNORE, mask_pad=0, left=False, labels_from="labels"):
-    width = max(len(e["input_ids"]) for e in examples)
+def _pad(examples, pad_token_id, *, label_pad=IGNORE, mask_pad=0, left=False, labels_from="labels", extra=0,
+         ids_pad=None):
+    width = max(len(e["input_ids"]) for e in examples) + extra
     rows = {"input_ids": [], "attention_mask": [], "labels": []}
     for e in examples:
         n = width - len(e["input_ids"])
         labels = list(e[labels_from])
-        for key, values, fill in (("input_ids", e["input_ids"], pad_token_id), ("attention_mask", e["attention_mask"],
+        for key, values, fill in (("input_ids", e["input_ids"], pad_token_id if ids_pad is None else ids_pad),
+                                  ("attention_mask", e["attention_mask"],
                                   mask_pad), ("labels", labels, label_pad)):
             rows[key].append([fill] * n + list(values) if left else list(values) + [fill] * n)
     return {k: torch.tensor(v, dtype=torch.long) for k, v in rows.items()}
@@ -136,6 +160,22 @@ def labels_copied_from_input_ids(examples, pad_token_id):
     return _pad(examples, pad_token_id, labels_from="input_ids")
 
 
+def padded_past_longest(examples, pad_token_id):
+    return _pad(examples, pad_token_id, extra=1)  # "one more for the EOS"
+
+
+def ids_padded_with_zero(examples, pad_token_id):
+    return _pad(examples, pad_token_id, ids_pad=0)
+
+
+def attention_mask_padded_with_pad_id(examples, pad_token_id):
+    return _pad(examples, pad_token_id, mask_pad=pad_token_id)
+
+
+def examples_reordered(examples, pad_token_id):
+    return _pad(sorted(examples, key=lambda e: -len(e["input_ids"])), pad_token_id)
+
+
 def examples_padded_in_place(examples, pad_token_id):
     width = max(len(e["input_ids"]) for e in examples)
     for e in examples:
@@ -149,12 +189,15 @@ def examples_padded_in_place(examples, pad_token_id):
 
 # --- sft_loss --------------------------------------------------------------------------------
 
+HALF = (torch.float16, torch.bfloat16)
+
+
 def _upcast(f):
-    """Each mistake is the reference with one slip: it upcasts bfloat16 and refuses an empty batch as it does."""
+    """Each mistake is the reference with one slip: it upcasts half precision and refuses an empty batch as it does."""
     def wrapped(logits, labels):
         if not (labels[:, 1:] != IGNORE).any():
             raise ValueError("no target token")
-        return f(logits.float() if logits.dtype == torch.bfloat16 else logits, labels)
+        return f(logits.float() if logits.dtype in HALF else logits, labels)
     return wrapped
 
 
@@ -187,13 +230,50 @@ def _token_losses(logits, labels):
 @_upcast
 def mean_of_sequence_means(logits, labels):
     losses, mask = _token_losses(logits, labels)
-    return ((losses * mask).sum(-1) / mask.sum(-1).clamp(min=1)).mean()
+    counts = mask.sum(-1)
+    return ((losses * mask).sum(-1)[counts > 0] / counts[counts > 0]).mean()  # rows without targets left out
 
 
 @_upcast
 def summed_over_tokens(logits, labels):
     losses, mask = _token_losses(logits, labels)
     return (losses * mask).sum(-1).mean()
+
+
+@_upcast
+def summed_not_averaged(logits, labels):
+    return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
+                           ignore_index=IGNORE, reduction="sum")
+
+
+@_upcast
+def last_target_dropped(logits, labels):
+    return _ce(logits[:, :-2], labels[:, 1:-1])
+
+
+@_upcast
+def labels_modified_in_place(logits, labels):
+    targets = labels[:, 1:]
+    mask = targets != IGNORE
+    targets[~mask] = 0  # in place, to gather with: a view of the caller's labels
+    losses = F.cross_entropy(logits[:, :-1].transpose(1, 2), targets, reduction="none")
+    return (losses * mask).sum() / mask.sum()
+
+
+def float16_not_upcast(logits, labels):
+    if not (labels[:, 1:] != IGNORE).any():
+        raise ValueError("no target token")
+    return _ce((logits.float() if logits.dtype == torch.bfloat16 else logits)[:, :-1], labels[:, 1:])
+
+
+def float64_downcast(logits, labels):
+    return sft_loss(logits.float(), labels)
+
+
+def empty_row_raises(logits, labels):
+    if not (labels[:, 1:] != IGNORE).any(dim=1).all():
+        raise ValueError("a sequence has no target token")
+    return sft_loss(logits, labels)
 
 
 @_upcast
@@ -205,7 +285,8 @@ def mean_over_all_positions(logits, labels):
 def cross_entropy_in_bf16(logits, labels):
     if not (labels[:, 1:] != IGNORE).any():
         raise ValueError("no target token")
-    return _ce(logits[:, :-1], labels[:, 1:]).float()
+    loss = _ce(logits[:, :-1], labels[:, 1:])
+    return loss.float() if logits.dtype in HALF else loss
 
 
 @_upcast
@@ -221,7 +302,7 @@ def nll_on_logits(logits, labels):
 
 
 def empty_batch_nan(logits, labels):
-    logits = logits.float() if logits.dtype == torch.bfloat16 else logits
+    logits = logits.float() if logits.dtype in HALF else logits
     return _ce(logits[:, :-1], labels[:, 1:])
 
 
@@ -250,6 +331,23 @@ def _step(model, optimizer, batch, max_grad_norm, *, train=True, zero=True, clip
     tokens = {"labels": batch["labels"][:, 1:] != IGNORE, "mask": batch["attention_mask"],
               "unshifted": batch["labels"] != IGNORE}[count]
     return {"loss": loss.item(), "tokens": int(tokens.sum())}
+
+
+def zero_grad_after_step(model, optimizer, batch, max_grad_norm=1.0):
+    out = _step(model, optimizer, batch, max_grad_norm, zero=False)
+    optimizer.zero_grad()  # "clean up for the next step"
+    return out
+
+
+def mean_of_row_losses(model, optimizer, batch, max_grad_norm=1.0):
+    model.train()
+    optimizer.zero_grad()
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    loss = torch.stack([sft_loss(logits[b : b + 1], batch["labels"][b : b + 1]) for b in range(logits.shape[0])]).mean()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    return {"loss": loss.item(), "tokens": int((batch["labels"][:, 1:] != IGNORE).sum())}
 
 
 def no_train_mode(model, optimizer, batch, max_grad_norm=1.0):
