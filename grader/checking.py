@@ -189,6 +189,19 @@ NONFINITE_HINT = ("an overflow or a division by zero: use numerically stable for
                   "softplus) and keep denominators away from 0")
 
 
+def expect_value_error(call: Callable[[], Any], what: str, got: str = "no error", hint: str | None = None,
+                       mistake: str | None = None) -> None:
+    """``call()`` must raise ValueError: ``what`` says on which input ("dpo_loss with an unknown loss_type"), ``got``
+    what returning instead shows. A stub's NotImplementedError is left to the checks of its values."""
+    try:
+        call()
+    except (ValueError, NotImplementedError):
+        return
+    except Exception as exc:  # noqa: BLE001 - the learner's code raised something else
+        raise CheckFailed(f"{what} should raise ValueError", got=f"{type(exc).__name__}: {exc}") from None
+    raise CheckFailed(f"{what} should raise ValueError", expected="ValueError", got=got, hint=hint, mistake=mistake)
+
+
 def expect_tensor(name: str, x: Any, shape: tuple[int, ...], what: str = "output",
                   nonfinite_hint: str = NONFINITE_HINT) -> torch.Tensor:
     """``x`` is a finite tensor of ``shape``; ``nonfinite_hint``: what inf/NaN means on this check's input."""

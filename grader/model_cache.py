@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tempfile
 from pathlib import Path
+from typing import Callable
 
 CACHE_ENV = "RLHF_COURSE_CACHE"
 DATA_DIR = Path(__file__).parent / "data"
@@ -38,3 +41,21 @@ def recipe_key(kind: str, seed: int) -> str:
 def built(seed: int = 0) -> bool:
     """Both tiny models are in the cache (``grader.tiny_models`` builds them on first use)."""
     return all((cache_dir() / recipe_key(kind, seed) / "config.json").exists() for kind in ("gpt2", "bert"))
+
+
+def save_atomically(target: Path, write: Callable[[Path], None]) -> None:
+    """Build a cache entry: ``write(folder)`` fills a fresh folder beside ``target``, which is then renamed to
+    ``target`` in one step, so a reader never sees half a model and concurrent builders do not collide."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+    try:
+        write(tmp)
+        for path in (tmp, *tmp.iterdir()):  # mkdtemp makes 0700; a shared cache must be readable
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        try:
+            tmp.rename(target)  # atomic: a concurrent builder either wins or finds ours in place
+        except OSError:
+            if not (target / "config.json").exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -12,8 +12,6 @@ any process. That is what lets graders store reference outputs computed on these
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -21,7 +19,7 @@ import torch
 
 from grader.devices import pick_device, prepare
 from grader.model_cache import (BERT_SIZES, CACHE_ENV, CORPUS, DATA_DIR, GPT2_SIZES,  # noqa: F401
-                                 cache_dir, recipe_key)
+                                 cache_dir, recipe_key, save_atomically)
 
 GPT2_SPECIAL = "<|endoftext|>"
 BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -43,24 +41,12 @@ def tiny_model_dir(kind: str, seed: int = 0) -> Path:
 
 
 def _build(kind: str, seed: int, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
-    try:
-        if kind == "gpt2":
-            model, tokenizer = _build_gpt2(seed)
-        else:
-            model, tokenizer = _build_bert(seed)
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        for path in (tmp, *tmp.iterdir()):  # mkdtemp makes 0700; a shared cache must be readable
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        try:
-            tmp.rename(target)  # atomic: a concurrent builder either wins or finds ours in place
-        except OSError:
-            if not (target / "config.json").exists():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    def write(folder: Path) -> None:
+        model, tokenizer = _build_gpt2(seed) if kind == "gpt2" else _build_bert(seed)
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+
+    save_atomically(target, write)
 
 
 def _corpus_lines() -> list[str]:

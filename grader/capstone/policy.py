@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,7 +21,7 @@ from pathlib import Path
 import torch
 
 from grader.capstone import task
-from grader.model_cache import cache_dir, recipe_key
+from grader.model_cache import cache_dir, recipe_key, save_atomically
 from grader.tiny_models import Loaded, load_gpt2
 
 CHAT_TEMPLATE = "User: {prompt}\nAssistant:"  # the SFT lesson's template; a completion follows after one space
@@ -130,21 +128,13 @@ def build(settings: SFTSettings, target: Path, progress: bool = True) -> None:
     with _single_thread():
         torch.manual_seed(settings.seed)
         losses = train_sft(model, tokenizer, settings, progress)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / TRAINING_LOG).write_text(json.dumps({"settings": asdict(settings), "losses": losses}))
-        for path in (tmp, *tmp.iterdir()):  # mkdtemp makes 0700; a shared cache must be readable
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        try:
-            tmp.rename(target)  # atomic: a concurrent builder either wins or finds ours in place
-        except OSError:
-            if not (target / "config.json").exists():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+    def write(folder: Path) -> None:
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        (folder / TRAINING_LOG).write_text(json.dumps({"settings": asdict(settings), "losses": losses}))
+
+    save_atomically(target, write)
 
 
 def training_losses(settings: SFTSettings = SFTSettings()) -> list[float]:
