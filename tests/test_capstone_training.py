@@ -146,3 +146,20 @@ def test_bad_input_is_one_line(tmp_path):
         assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("rlhf-course capstone: error:")
     assert junk.read_bytes() == b"not a database at all" * 10
+
+
+def test_ratings_hold_out_whole_prompts_and_each_mode_uses_its_own_pairs():
+    from grader.capstone.pipeline import split_feedback
+
+    prompts = [f"prompt {i}" for i in range(10)]
+    ratings = [{"prompt": p, "response": f"{p} answer {k}", "rating": 1.0} for p in prompts for k in range(3)]
+    pairs = [{"prompt": p, "chosen": f"{p} answer 0", "rejected": f"{p} answer 1", "source": "ratings"} for p in prompts]
+    pairs += [{"prompt": p, "chosen": "a", "rejected": "b", "source": "comparison"} for p in prompts]
+    train, held, train_ratings = split_feedback(pairs, ratings, "ratings", 0.2, seed=0)
+    assert held and all(p["source"] == "ratings" for p in train + held)
+    trained_on = {r["response"] for r in train_ratings}
+    assert not trained_on & {text for p in held for text in (p["chosen"], p["rejected"])}  # really held out
+    assert {p["prompt"] for p in train} | {p["prompt"] for p in held} == set(prompts)
+    train, held, train_ratings = split_feedback(pairs, ratings, "comparisons", 0.2, seed=0)
+    assert len(train) + len(held) == 10 and all(p["source"] == "comparison" for p in train + held)
+    assert train_ratings == []

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import exercises as registry
-from grader.learner import load_namespace
+from grader.learner import LoadError, load_namespace
 
 USED = {  # what the capstone calls from each exercise (helpers such as `encode` come from the reference)
     "reward_model": ("RewardModel", "pairwise_loss", "rating_loss", "preference_accuracy"),
@@ -60,7 +60,7 @@ def learner_passes(exercise: str, device: str | None = None) -> tuple[bool, str]
         if entry is not None:
             results = entry["results"]
             passed = sum(r["status"] == "pass" for r in results)
-            if passed == len(results):
+            if results and passed == len(results):
                 return True, f"passed all {passed} checks at its current content"
             return False, (f"your file passes {passed} of {len(results)} checks; the reference is used "
                            f"until `rlhf-course check {exercise}` passes")
@@ -72,10 +72,15 @@ def choose(exercise: str, device: str | None = None, force_reference: bool = Fal
     yours, why = (False, "the reference was asked for (--reference)") if force_reference else \
         learner_passes(exercise, device)
     path = root / (registry.get(exercise).stub if yours else registry.get(exercise).solution)
-    namespace = load_namespace(path)
-    missing = [n for n in USED[exercise] if n not in namespace]
-    if yours and missing:  # passing checks means they exist; guard anyway, never crash mid-run
-        path, why = root / registry.get(exercise).solution, f"your file lacks {', '.join(missing)}"
+    try:
+        namespace = load_namespace(path)
+        missing = [n for n in USED[exercise] if n not in namespace]
+    except LoadError as exc:  # passed its checks, but does not load here now (edited since?): never crash mid-run
+        if not yours:
+            raise
+        missing = [str(exc).splitlines()[0]]
+    if yours and missing:  # passing checks means they exist; guard anyway
+        path, why = root / registry.get(exercise).solution, f"your file could not be used: {', '.join(missing)}"
         namespace, yours = load_namespace(path), False
     return Implementation(exercise, "yours" if yours else "reference", path, why, namespace)
 

@@ -57,6 +57,20 @@ def split(items: list, fraction: float, seed: int) -> tuple[list, list]:
     return items[n:], items[:n]
 
 
+def split_feedback(pairs: list[dict], ratings: list[dict], feedback: str, fraction: float, seed: int):
+    """(training pairs, held-out pairs, training ratings) for ``feedback`` ("comparisons" or "ratings"); only the
+    pairs of that kind are used. Pairs made from ratings are built from rated completions, so ratings hold out
+    whole prompts: no held-out pair's completion is one the reward model trained on."""
+    pairs = [p for p in pairs if (p.get("source") == "ratings") == (feedback == "ratings")]
+    if feedback != "ratings":
+        train, held = split(pairs, fraction, seed)
+        return train, held, []
+    _, held_prompts = split(sorted({p["prompt"] for p in pairs}), fraction, seed)
+    held_out = set(held_prompts)
+    return ([p for p in pairs if p["prompt"] not in held_out], [p for p in pairs if p["prompt"] in held_out],
+            [r for r in ratings if r["prompt"] not in held_out])
+
+
 def rating_examples(store) -> list[dict]:
     return [{"prompt": r["prompt"], "response": r["completion"], "rating": RATING_TARGET[r["rating"]]}
             for r in store.ratings()]
@@ -103,8 +117,7 @@ def run(cfg: RunConfig, command: str = "rlhf-course capstone run") -> dict:
         pairs_file = store.export_pairs(cfg.out / "pairs.jsonl")
     stages = {"policy and feedback": time.perf_counter() - start}
     say(f"feedback: {added} new answers from {labeller.name}; {len(pairs)} preference pairs in {cfg.db}")
-    train_pairs, held_pairs = split(pairs, cfg.held_out, cfg.seed)
-    train_ratings, _ = split(ratings, cfg.held_out, cfg.seed)
+    train_pairs, held_pairs, train_ratings = split_feedback(pairs, ratings, cfg.feedback, cfg.held_out, cfg.seed)
 
     # 2. The reward model.
     encoder, rm_tokenizer, _ = load_bert(cfg.reward_model, device=device)
@@ -223,7 +236,7 @@ def resume(directory: Path, steps: int, out: Path | None = None, device: str | N
         raise ValueError(f"{directory} is a {method} checkpoint; only PPO and DPO policies continue training")
     hp = meta["hyperparameters"]
     cfg = RunConfig(out=Path(hp["out"]), db=Path(hp["db"]), **{k: v for k, v in hp.items()
-                    if k in ("seed", "model", "reward_model", "feedback", "rm_hidden", "eval_per_prompt")},
+                    if k in ("seed", "model", "reward_model", "feedback", "held_out", "rm_hidden", "eval_per_prompt")},
                     device=device, force_reference=force_reference)
     cfg.ppo, cfg.dpo = PPOConfig(**hp["ppo"]), DPOConfig(**hp["dpo"])
     setattr(cfg, method, (PPOConfig if method == "ppo" else DPOConfig)(**{**meta["config"], "steps": steps}))
@@ -237,7 +250,8 @@ def resume(directory: Path, steps: int, out: Path | None = None, device: str | N
     encode = implementations.reference("reward_model")["encode"]
     scorer = metrics.Scorer(rm, rm_tokenizer, encode, tokenizer, task.preference_score, template=format_prompt)
     scorer.center, scorer.scale = rm_meta["calibration"]["center"], rm_meta["calibration"]["scale"]
-    pairs = split(load_preferences(Path(meta["pairs"])), cfg.held_out, cfg.seed)[0] if method == "dpo" else []
+    pairs = split_feedback(load_preferences(Path(meta["pairs"])), [], cfg.feedback, cfg.held_out, cfg.seed)[0] \
+        if method == "dpo" else []
     history, value_head, optimizer = train_method(
         method, impls, policy, reference, scorer, pairs, implementations.reference("dpo")["tokenize_pairs"], cfg,
         start_step=meta["steps_done"], resume_from=directory)

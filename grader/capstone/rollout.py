@@ -1,9 +1,9 @@
 """Sampling from a causal LM on prompts of different lengths, and the per-token quantities RLHF needs.
 
 Prompts are **left**-padded so that every response starts at the same column ``P``; position ids follow
-the attention mask, so a padded prompt is read exactly as the same prompt alone. Sampling and scoring use
-the same forward pass (same positions, same mask), so the log-probabilities PPO treats as "old" are those
-the tokens were actually drawn with.
+the attention mask, so a padded prompt is read exactly as the same prompt alone. Sampling (a KV-cached forward,
+one token at a time) and scoring (one full forward) use the same positions and mask, so the log-probabilities
+PPO treats as "old" are those the tokens were drawn with (equal to about 1e-6 in float32).
 """
 
 from __future__ import annotations
