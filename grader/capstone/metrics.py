@@ -3,6 +3,9 @@ task's ``preference_score``), KL to the reference, distinct-1/2 and perplexity u
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import torch
 
 from grader.capstone.rollout import Rollout, response_logits, response_texts, sample
@@ -42,17 +45,22 @@ def distinct(texts: list[str], n: int) -> float:
 
 
 @torch.no_grad()
-def kl_and_perplexity(policy, reference, rollout: Rollout) -> tuple[float, float]:
+def kl_and_perplexity(policy, reference, rollout: Rollout, rows_per_chunk: int = 16) -> tuple[float, float]:
     """(mean over responses of the summed exact per-token KL(pi || pi_ref) along them, in nats;
-    perplexity of the responses under the reference)."""
-    logits, _ = response_logits(policy, rollout)
-    ref_logits, _ = response_logits(reference, rollout)
-    logp, ref_logp = torch.log_softmax(logits.float(), -1), torch.log_softmax(ref_logits.float(), -1)  # (B, T, V)
-    kl = (logp.exp() * (logp - ref_logp)).sum(-1)  # (B, T): exact KL of the next-token distributions
-    mask = rollout.mask
-    token_ref = ref_logp.gather(-1, rollout.response.unsqueeze(-1)).squeeze(-1)  # (B, T)
-    perplexity = torch.exp(-(token_ref * mask).sum() / mask.sum())
-    return (kl * mask).sum(-1).mean().item(), perplexity.item()
+    perplexity of the responses under the reference). Computed ``rows_per_chunk`` responses at a time: with a real
+    vocabulary (GPT-2's 50257) the (B, T, V) tensors of a whole evaluation batch do not fit a small GPU."""
+    kl_sum = nll_sum = 0.0
+    for start in range(0, len(rollout.prompts), rows_per_chunk):
+        rows = slice(start, start + rows_per_chunk)
+        part = replace(rollout, prompts=rollout.prompts[rows], ids=rollout.ids[rows], attention=rollout.attention[rows],
+                       mask=rollout.mask[rows])
+        logp = torch.log_softmax(response_logits(policy, part)[0].float(), -1)  # (b, T, V)
+        ref_logp = torch.log_softmax(response_logits(reference, part)[0].float(), -1)
+        kl = (logp.exp() * (logp - ref_logp)).sum(-1)  # (b, T): exact KL of the next-token distributions
+        token_ref = ref_logp.gather(-1, part.response.unsqueeze(-1)).squeeze(-1)  # (b, T)
+        kl_sum += (kl * part.mask).sum().item()
+        nll_sum -= (token_ref * part.mask).sum().item()
+    return kl_sum / len(rollout.prompts), math.exp(nll_sum / rollout.mask.sum().item())
 
 
 def evaluate(policy, reference, scorer: Scorer, prompts: list[str], n_per_prompt: int, max_new_tokens: int,
