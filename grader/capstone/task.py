@@ -10,10 +10,11 @@ it; a person rating in the terminal applies their own judgement, which should mo
 
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
 from importlib.resources import files
+
+from grader.data_files import read_jsonl
 
 DATA = files("grader").joinpath("data", "capstone")
 
@@ -48,8 +49,7 @@ EVAL_PROMPTS: tuple[str, ...] = (
 @lru_cache(maxsize=None)
 def demonstrations() -> tuple[dict, ...]:
     """The SFT demonstrations: dicts with ``prompt``, ``response`` and ``style`` ("kind" or "rude")."""
-    text = DATA.joinpath("demonstrations.jsonl").read_text(encoding="utf-8")
-    return tuple(json.loads(line) for line in text.splitlines() if line.strip())
+    return read_jsonl(DATA.joinpath("demonstrations.jsonl"))
 
 
 TRAIN_PROMPTS: tuple[str, ...] = tuple(dict.fromkeys(d["prompt"] for d in demonstrations()))

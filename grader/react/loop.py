@@ -21,11 +21,11 @@ a local folder. What the loop guarantees, whatever the model writes:
 from __future__ import annotations
 
 import difflib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from grader.data_files import read_jsonl
 from grader.react.steps import Step, observation_line, parse_step
 from grader.react.tools import Tool, ToolError
 
@@ -131,8 +131,7 @@ class ReplayModel:
 
 def load_trajectories(path: Path = TRAJECTORIES) -> dict[str, dict]:
     """Stored trajectories by id: ``{"question": ..., "outputs": [one model output per step]}``."""
-    with open(path, encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
+    rows = read_jsonl(Path(path))
     return {r["id"]: {"question": r["question"], "outputs": r["outputs"]} for r in rows}
 
 
